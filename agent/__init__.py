@@ -1,0 +1,1 @@
+"""Agent (cardwatch.agent): per-node aiohttp service streaming card samples."""

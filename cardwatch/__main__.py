@@ -1,0 +1,5 @@
+"""`python -m cardwatch` runs the CLI."""
+
+from cardwatch.cli import cli
+
+cli(prog_name="cardwatch")

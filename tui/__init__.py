@@ -1,0 +1,1 @@
+"""Fleet TUI (cardwatch.tui): a Textual app over the fleet model."""
