@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
+from dataclasses import asdict, fields
 from typing import Any, Final
 
+from cardwatch.collectors import CollectorStatus
 from cardwatch.model import FIELD_KINDS, REQUIRED_FIELDS, CardSample, CardState
 
 WIRE_VERSION: Final = 1
@@ -212,3 +213,22 @@ def _reject_constant(name: str) -> float:
 def dumps(obj: Any) -> str:
     """Compact JSON as sent on the wire (no NaN: non-finite numbers never reach the wire)."""
     return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def status_to_wire(status: CollectorStatus) -> dict[str, Any]:
+    """A collector's status as sent in frames, /v1/info and /healthz."""
+    return {k: v for k, v in asdict(status).items() if v is not None}
+
+
+def status_from_wire(obj: Any) -> CollectorStatus:
+    """Decode and validate a collector status object."""
+    if not isinstance(obj, Mapping):
+        raise WireError("collector status must be an object")
+    kinds = {"name": "str", "ok": "bool", "cards": "int", "duration_s": "float", "ts": "float"}
+    missing = [k for k in kinds if obj.get(k) is None]
+    if missing:
+        raise WireError(f"collector status lacks {', '.join(missing)}")
+    values = {k: _decode_value(k, kind, obj[k]) for k, kind in kinds.items()}
+    values["error"] = _decode_value("error", "str", obj.get("error"))
+    values["since_ts"] = _decode_value("since_ts", "float", obj.get("since_ts"))
+    return CollectorStatus(**values)
