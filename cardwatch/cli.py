@@ -22,3 +22,8 @@ def cli() -> None:
     Serve this node's cards:          cardwatch agent
     Watch a fleet of agents:          cardwatch fleet --fleet fleet.toml
     """
+
+
+from cardwatch.probe import probe  # noqa: E402
+
+cli.add_command(probe)

@@ -69,13 +69,22 @@ def load(name: str) -> type[Collector]:
     if name not in loaders:
         known = ", ".join(sorted(loaders)) or "none"
         raise KeyError(f"unknown collector {name!r} (known: {known})")
-    return loaders[name]()
+    try:
+        return loaders[name]()
+    except Exception as exc:  # a broken plugin must not take the others down
+        raise CollectorUnavailable(f"the {name} collector failed to load: {exc}") from exc
 
 
 def detect(root: Path = Path("/")) -> list[str]:
     """Names of the vendors present on this node, in `AUTO_ORDER`."""
-    loaders = available()
-    return [name for name in AUTO_ORDER if name in loaders and loaders[name]().probe(root)]
+    found = []
+    for name in AUTO_ORDER:
+        try:
+            if load(name).probe(root):
+                found.append(name)
+        except (KeyError, CollectorUnavailable):
+            continue
+    return found
 
 
 def default_node() -> str:
