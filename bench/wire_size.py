@@ -1,0 +1,44 @@
+"""Wire size per card sample: full sample, and the steady-state delta a stream tick carries.
+
+Run: python bench/wire_size.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import emit, figure
+
+from cardwatch.collectors.sim import PROFILES, SCENARIOS, SimCollector
+from cardwatch.wire import dumps, sample_to_wire, wire_delta
+
+
+def main(ticks: int = 30) -> list:
+    full: list[float] = []
+    delta: list[float] = []
+    for profile in PROFILES:
+        scenarios = dict(enumerate(SCENARIOS))
+        collector = SimCollector(
+            node="gpu-node-0001", profile=profile, cards=len(SCENARIOS), scenarios=scenarios
+        )
+        previous: dict[int, dict] = {}
+        for _ in range(ticks):
+            for sample in collector.read():
+                wire = sample_to_wire(sample)
+                full.append(len(dumps(wire).encode()))
+                if sample.index in previous:
+                    delta.append(len(dumps(wire_delta(previous[sample.index], wire)).encode()))
+                previous[sample.index] = wire
+    return emit(
+        [
+            figure("wire size, full sample", "bytes", full, "< 400 bytes per card sample"),
+            figure("wire size, tick delta", "bytes", delta, "< 400 bytes per card sample"),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
