@@ -27,3 +27,7 @@ def cli() -> None:
 from cardwatch.probe import probe  # noqa: E402
 
 cli.add_command(probe)
+
+from cardwatch.agent.cli import agent  # noqa: E402
+
+cli.add_command(agent)

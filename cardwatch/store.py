@@ -1,0 +1,170 @@
+"""Local sample history in SQLite (sqlite-utils), shared by the node agent and the fleet recorder.
+
+Schema (one table, generic so any recorder can reuse it):
+
+- ``samples``: one row per `CardSample`. ``id`` INTEGER PRIMARY KEY (insertion order, the page cursor),
+  ``key`` TEXT (`card_key`: ``node/index``), then one column per `CardSample` field, named as the field.
+  Scalars keep their type (bools as 0/1, ``state`` as its string); ``throttle``, ``xids``,
+  ``error_codes`` and ``field_errors`` are JSON text. NULL means unknown, as `None` does in the model.
+- Indexes: ``(key, ts)`` for one card's history, ``(ts)`` for time ranges and retention.
+
+The database runs in WAL mode and rows are written in batches (one transaction per `flush`), so a crash
+loses at most the rows not yet flushed and never leaves a corrupt file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import sqlite_utils
+
+from cardwatch.model import FIELD_KINDS, CardSample, CardState
+
+TABLE: Final = "samples"
+MAX_PAGE_ROWS: Final = 10_000
+_COLUMN_TYPES: Final = {"str": str, "int": int, "float": float, "bool": int, "state": str}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of history; pass `next_after` back as ``after`` to read the next one (None: no more)."""
+
+    samples: list[CardSample]
+    next_after: int | None
+
+
+class SampleStore:
+    """Append-only sample history with retention by age: ``SampleStore(path)``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._create()
+
+    def _create(self) -> None:
+        columns: dict[str, Any] = {"id": int, "key": str}
+        columns.update({name: _COLUMN_TYPES.get(kind, str) for name, kind in FIELD_KINDS.items()})
+        table = self.db.table(TABLE)
+        table.create(columns, pk="id", if_not_exists=True)
+        table.create_index(["key", "ts"], if_not_exists=True)
+        table.create_index(["ts"], if_not_exists=True)
+
+    def add(self, samples: Iterable[CardSample]) -> None:
+        """Queue samples for the next `flush` (cheap: no I/O)."""
+        rows = [sample_to_row(s) for s in samples]
+        with self._lock:
+            self._pending.extend(rows)
+
+    @property
+    def pending(self) -> int:
+        """Rows queued but not yet written."""
+        return len(self._pending)
+
+    def flush(self) -> int:
+        """Write the queued rows in one transaction; returns how many were written."""
+        with self._lock:
+            rows, self._pending = self._pending, []
+            if rows:
+                with self.db.conn:
+                    self.db.table(TABLE).insert_all(rows, batch_size=500)
+        return len(rows)
+
+    def prune(self, before_ts: float) -> int:
+        """Delete rows older than `before_ts`; returns how many went."""
+        with self._lock, self.db.conn:
+            cursor = self.db.execute(f"DELETE FROM {TABLE} WHERE ts < ?", [before_ts])
+        return cursor.rowcount
+
+    def query(
+        self,
+        *,
+        since_ts: float | None = None,
+        until_ts: float | None = None,
+        key: str | None = None,
+        after: int | None = None,
+        limit: int = 1000,
+    ) -> HistoryPage:
+        """Samples in insertion order with ``since_ts <= ts < until_ts``, optionally for one card key."""
+        clauses, args = [], []
+        for clause, value in (
+            ("ts >= ?", since_ts),
+            ("ts < ?", until_ts),
+            ("key = ?", key),
+            ("id > ?", after),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                args.append(value)
+        limit = max(1, min(limit, MAX_PAGE_ROWS))
+        with self._lock:
+            rows = list(
+                self.db.table(TABLE).rows_where(
+                    " AND ".join(clauses) or None, args, order_by="id", limit=limit + 1
+                )
+            )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return HistoryPage([row_to_sample(r) for r in rows], rows[-1]["id"] if more else None)
+
+    def integrity(self) -> str:
+        """SQLite's own verdict on the file (``ok`` when sound)."""
+        with self._lock:
+            return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        """Flush what is queued and close the database."""
+        self.flush()
+        with self._lock:
+            self.db.close()
+
+
+def sample_to_row(sample: CardSample) -> dict[str, Any]:
+    """One sample as a table row (see the module docstring for the column encoding)."""
+    row: dict[str, Any] = {"key": sample.key}
+    for name, kind in FIELD_KINDS.items():
+        row[name] = _ENCODERS.get(kind, _plain)(getattr(sample, name))
+    return row
+
+
+def row_to_sample(row: dict[str, Any]) -> CardSample:
+    """Rebuild the sample a row was made from."""
+    values = {name: _DECODERS.get(kind, _plain)(row.get(name)) for name, kind in FIELD_KINDS.items()}
+    return CardSample(**{k: v for k, v in values.items() if v is not None})
+
+
+def _plain(value: Any) -> Any:
+    return value
+
+
+def _json_or_null(value: Any) -> str | None:
+    return json.dumps(list(value) if not isinstance(value, dict) else value) if value else None
+
+
+_ENCODERS: Final = {
+    "bool": lambda v: None if v is None else int(v),
+    "state": lambda v: v.value,
+    "strset": lambda v: None if v is None else json.dumps(sorted(v)),
+    "ints": _json_or_null,
+    "strs": _json_or_null,
+    "strmap": _json_or_null,
+}
+_DECODERS: Final = {
+    "bool": lambda v: None if v is None else bool(v),
+    "state": lambda v: CardState(v),
+    "strset": lambda v: None if v is None else frozenset(json.loads(v)),
+    "ints": lambda v: tuple(json.loads(v)) if v else None,
+    "strs": lambda v: tuple(json.loads(v)) if v else None,
+    "strmap": lambda v: json.loads(v) if v else None,
+}
