@@ -99,7 +99,7 @@ class AscendCollector:
         slow = self._reads % self.SLOW_EVERY_READS == 0
         self._reads += 1
         try:
-            table = npu_smi.parse_table(self._query("info"))
+            table = npu_smi.parse_table(self._query())
         except QueryFailed as exc:
             return self._all_failed(str(exc), now)
         if table.error is not None:
@@ -244,7 +244,10 @@ def _merge_common(
     block = common.chips.get(chip.chip_id)
     if block is None:
         errors.update(
-            dict.fromkeys(CLOCK_FIELDS, f"npu-smi info -t common printed no block for chip {chip.chip_id}")
+            dict.fromkeys(
+                CLOCK_FIELDS,
+                f"npu-smi info -t common -i {chip.npu_id} printed no block for chip {chip.chip_id}",
+            )
         )
         return
     for name in (*CLOCK_FIELDS, "temp_c", "power_w"):
@@ -266,7 +269,9 @@ def _merge_ecc(
         errors.update(dict.fromkeys(ECC_FIELDS, ecc))
     elif chip.chip_id not in ecc:
         errors.update(
-            dict.fromkeys(ECC_FIELDS, f"npu-smi info -t ecc printed no block for chip {chip.chip_id}")
+            dict.fromkeys(
+                ECC_FIELDS, f"npu-smi info -t ecc -i {chip.npu_id} printed no block for chip {chip.chip_id}"
+            )
         )
     else:
         counts = ecc[chip.chip_id]
