@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Final, NamedTuple
@@ -36,10 +37,6 @@ THROTTLE_BITS: Final[dict[int, str]] = {
 FIELD_IDS: Final[dict[str, int]] = {
     "mem_temp_c": 82,
     "energy_j": 83,
-    "temp_shutdown_c": 193,
-    "temp_slowdown_c": 194,
-    "mem_temp_max_c": 195,
-    "temp_max_operating_c": 196,
     "ecc_corrected_volatile": 3,
     "ecc_uncorrected_volatile": 4,
     "ecc_corrected_aggregate": 5,
@@ -55,13 +52,22 @@ FIELD_IDS: Final[dict[str, int]] = {
 }
 """Fields read with one ``nvmlDeviceGetFieldValues`` call per GPU (NVML_FI_DEV_* ids)."""
 
-THRESHOLD_FALLBACKS: Final[dict[str, int]] = {
+TLIMIT_IDS: Final[dict[str, int]] = {
+    "temp_shutdown_c": 193,
+    "temp_slowdown_c": 194,
+    "mem_temp_max_c": 195,
+    "temp_max_operating_c": 196,
+}
+"""Threshold fields read in the same call (Ada and later). NVML gives them as signed margins on the
+T.Limit scale (-5 means 5 degrees past T.Limit), so the absolute threshold is temp + margin - value."""
+
+LEGACY_THRESHOLDS: Final[dict[str, int]] = {
     "temp_shutdown_c": 0,
     "temp_slowdown_c": 1,
     "mem_temp_max_c": 2,
     "temp_max_operating_c": 3,
 }
-"""Threshold fields -> ``nvmlDeviceGetTemperatureThreshold`` type, for drivers without fields 193-196."""
+"""Threshold fields -> ``nvmlDeviceGetTemperatureThreshold`` type (absolute degrees), the fallback."""
 
 VALUE_MEMBERS: Final[dict[int, str]] = {
     0: "dVal",
@@ -172,9 +178,9 @@ class CardReader:
             self.values.update(zip(names, got, strict=True))
 
     def read_identity(self) -> None:
-        self.fill(("model",), lambda: (_text(self.call("nvmlDeviceGetName"), "nvmlDeviceGetName"),))
-        self.fill(("uuid",), lambda: (_text(self.call("nvmlDeviceGetUUID"), "nvmlDeviceGetUUID"),))
-        self.fill(("serial",), lambda: (_text(self.call("nvmlDeviceGetSerial"), "nvmlDeviceGetSerial"),))
+        self.fill(("model",), self._name, "nvmlDeviceGetName")
+        self.fill(("uuid",), self._name, "nvmlDeviceGetUUID")
+        self.fill(("serial",), self._name, "nvmlDeviceGetSerial")
         self.fill(("bus_id",), self._bus_id)
 
     def read_metrics(self) -> None:
@@ -186,18 +192,17 @@ class CardReader:
         self.read_field_values()
 
     def read_field_values(self) -> None:
-        """One ``nvmlDeviceGetFieldValues`` call for all `FIELD_IDS`, each value checked on its own."""
+        """One ``nvmlDeviceGetFieldValues`` call for `FIELD_IDS` and `TLIMIT_IDS`, each value checked alone."""
+        ids = [*FIELD_IDS.values(), *TLIMIT_IDS.values()]
         try:
-            answers = self.call("nvmlDeviceGetFieldValues", list(FIELD_IDS.values()))
+            answers = self.call("nvmlDeviceGetFieldValues", ids)
         except FieldUnread as exc:
-            self.errors.update(dict.fromkeys(FIELD_IDS, exc.reason))
-        else:
-            for position, name in enumerate(FIELD_IDS):
-                self.fill((name,), self._field_value, answers, position, name)
-        for name, threshold in THRESHOLD_FALLBACKS.items():
-            if name in self.errors:
-                del self.errors[name]
-                self.fill((name,), self._threshold, name, threshold)
+            answers = exc
+        for position, name in enumerate(FIELD_IDS):
+            self.fill((name,), self._field_value, answers, position, name)
+        tlimit_c = None if isinstance(answers, FieldUnread) else self._tlimit_c()
+        for position, name in enumerate(TLIMIT_IDS, start=len(FIELD_IDS)):
+            self.fill((name,), self._threshold, answers, position, name, tlimit_c)
 
     def _bus_id(self) -> tuple[str]:
         info = self.call("nvmlDeviceGetPciInfo")
@@ -224,22 +229,46 @@ class CardReader:
         return (decode_throttle(self.call_newest(calls), calls[0]),)
 
     def _field_value(self, answers: Any, position: int, name: str) -> tuple[Any]:
-        field_id = FIELD_IDS[name]
-        what = f"nvmlDeviceGetFieldValues({field_id})"
-        try:
-            answer = answers[position]
-        except (IndexError, TypeError, KeyError):
-            raise FieldUnread(f"{what}: missing from NVML's answer") from None
-        if getattr(answer, "fieldId", None) != field_id:
-            raise FieldUnread(f"{what}: NVML answered for another field")
-        code = getattr(answer, "nvmlReturn", None)
-        if code != 0:
-            raise nvml_failure(code, what, f"NVML error {_shown(code)}")
-        member = VALUE_MEMBERS.get(getattr(answer, "valueType", None))  # type: ignore[arg-type]
-        if member is None:
-            raise FieldUnread(f"{what}: unknown value type {_shown(getattr(answer, 'valueType', None))}")
-        return (convert(name, getattr(answer.value, member), what),)
+        what = f"nvmlDeviceGetFieldValues({FIELD_IDS[name]})"
+        return (convert(name, _answer(answers, position, FIELD_IDS[name]), what),)
 
-    def _threshold(self, name: str, threshold: int) -> tuple[float]:
-        raw = self.call("nvmlDeviceGetTemperatureThreshold", threshold)
+    def _tlimit_c(self) -> float | None:
+        """The absolute T.Limit temperature (current + margin) the T.Limit fields count back from."""
+        temp_c = self.values.get("temp_c")
+        try:
+            margin = self.call("nvmlDeviceGetMarginTemperature")
+            return None if temp_c is None else temp_c + convert("temp_c", margin, "margin")
+        except FieldUnread:
+            return None
+
+    def _threshold(self, answers: Any, position: int, name: str, tlimit_c: float | None) -> tuple[float]:
+        """A threshold from its T.Limit field when possible, else from the older absolute call."""
+        if tlimit_c is not None:
+            with suppress(FieldUnread):
+                margin = convert(name, _answer(answers, position, TLIMIT_IDS[name]), "T.Limit")
+                return (tlimit_c - margin,)
+        raw = self.call("nvmlDeviceGetTemperatureThreshold", LEGACY_THRESHOLDS[name])
         return (convert(name, raw, "nvmlDeviceGetTemperatureThreshold"),)
+
+    def _name(self, call: str) -> tuple[str]:
+        return (_text(self.call(call), call),)
+
+
+def _answer(answers: Any, position: int, field_id: int) -> Any:
+    """The raw value of one ``c_nvmlFieldValue_t``, checked for its id, return code and type."""
+    what = f"nvmlDeviceGetFieldValues({field_id})"
+    if isinstance(answers, FieldUnread):
+        raise answers
+    try:
+        answer = answers[position]
+    except (IndexError, TypeError, KeyError):
+        raise FieldUnread(f"{what}: missing from NVML's answer") from None
+    if getattr(answer, "fieldId", None) != field_id:
+        raise FieldUnread(f"{what}: NVML answered for another field")
+    code = getattr(answer, "nvmlReturn", None)
+    if code != 0:
+        raise nvml_failure(code, what, f"NVML error {_shown(code)}")
+    member = VALUE_MEMBERS.get(getattr(answer, "valueType", None))  # type: ignore[arg-type]
+    if member is None:
+        raise FieldUnread(f"{what}: unknown value type {_shown(getattr(answer, 'valueType', None))}")
+    return getattr(getattr(answer, "value", None), member, None)
