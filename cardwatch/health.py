@@ -202,35 +202,32 @@ class HealthEngine:
             changes.append(HealthChange(key, code, "cleared", ts, f.level, f.message))
 
     def _publish(self, key: str, card: _Card, ts: float) -> None:
-        reasons = sorted(
-            (
-                Reason(
-                    t.finding.code,
-                    t.finding.level,
-                    t.finding.message,
-                    t.since_ts,
-                    t.finding.action,
-                    t.finding.sticky,
-                )
-                for t in card.trackers.values()
-                if t.active
-            ),
-            key=lambda r: (-r.level, r.since_ts, r.code),
-        )
-        level = _card_level(reasons)
-        if card.window.samples and not any(r.code in STALE_CODES for r in reasons):
+        reasons = [
+            Reason(
+                t.finding.code,
+                t.finding.level,
+                t.finding.message,
+                t.since_ts,
+                t.finding.action,
+                t.finding.sticky,
+            )
+            for t in card.trackers.values()
+            if t.active
+        ]
+        stale = next((r for r in reasons if r.code in STALE_CODES), None)
+        reasons.sort(key=lambda r: (-_current_level(r, stale is not None), r.since_ts, r.code))
+        level = max((_current_level(r, stale is not None) for r in reasons), default=Level.OK)
+        if stale is None and card.window.samples:
             failed = next((r.code for r in reasons if r.level is Level.FAILED), None)
             compute, basis = effective_compute(card.window, self.config, failed)
         else:
-            stale = next((r for r in reasons if r.code in STALE_CODES), None)
             compute, basis = None, f"unknown: {stale.message if stale else 'no sample yet'}"
         card.health = CardHealth(key, level, tuple(reasons), compute, basis, ts)
         self._health[key] = card.health
 
 
-def _card_level(reasons: list[Reason]) -> Level:
-    """The worst reason; while data is stale only sticky or stale-related reasons count as current."""
-    if not any(r.code in STALE_CODES for r in reasons):
-        return max((r.level for r in reasons), default=Level.OK)
-    current = [r.level for r in reasons if r.sticky or r.code in STALE_CODES]
-    return max([Level.UNKNOWN, *current])
+def _current_level(r: Reason, stale: bool) -> Level:
+    """While data is stale, a non-sticky finding is only last-known, so it ranks below UNKNOWN."""
+    if not stale or r.sticky or r.code in STALE_CODES:
+        return r.level
+    return Level.OK
