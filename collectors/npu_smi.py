@@ -23,7 +23,6 @@ _HEX_CODE: Final = re.compile(r"(?:0x)?[0-9A-Fa-f]{1,16}", re.ASCII)
 _BUS_ID: Final = re.compile(r"[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]", re.ASCII)
 _PAIR: Final = re.compile(r"(\S+?)\s*/\s*(\S+)")
 _WORD: Final = re.compile(r"[A-Za-z]*", re.ASCII)
-_MARKERS: Final = ("Chip ID", "Chip Name")
 _ERROR_PREFIXES: Final = ("Invalid ", "Error parameter", "Usage: npu-smi", "Command not supported")
 
 
@@ -251,7 +250,8 @@ def parse_blocks(text: str, *, chip_id_trails: bool) -> list[KvBlock]:
     """Split TAB + ``%-30s : value`` output into per-chip blocks.
 
     In ``-t usages/power/ecc/temp`` a block ends with ``Chip ID : N`` (`chip_id_trails`); in ``-t common``
-    and ``-t health`` it starts with it. ``Chip Name : mcu`` marks the MCU's block either way.
+    and ``-t health`` it starts with it. ``Chip Name : mcu`` names the MCU's block, leading in ``-t common``
+    and trailing in card-level ``-t health``. A key seen twice always starts a new block.
     """
     blocks: list[KvBlock] = []
     current: dict[str, str] = {}
@@ -260,7 +260,7 @@ def parse_blocks(text: str, *, chip_id_trails: bool) -> list[KvBlock]:
         if not key and last_key is not None:
             current[last_key] = f"{current[last_key]}; {value}" if value else current[last_key]
             continue
-        if key in _MARKERS and not chip_id_trails and current and last_key not in _MARKERS:
+        if current and (key in current or (not chip_id_trails and _starts_block(key, current))):
             blocks.append(_block(current))
             current = {}
         current[key] = value
@@ -271,6 +271,11 @@ def parse_blocks(text: str, *, chip_id_trails: bool) -> list[KvBlock]:
     if current:
         blocks.append(_block(current))
     return blocks
+
+
+def _starts_block(key: str, current: dict[str, str]) -> bool:
+    """In header-style output: ``Chip ID`` opens a block; ``Chip Name`` opens one after a chip's block."""
+    return key == "Chip ID" or (key == "Chip Name" and "Chip ID" in current)
 
 
 def _kv_lines(text: str) -> list[tuple[str, str]]:
