@@ -24,9 +24,11 @@ def cli() -> None:
     """
 
 
+from cardwatch.demo import demo  # noqa: E402
 from cardwatch.probe import probe  # noqa: E402
 
 cli.add_command(probe)
+cli.add_command(demo)
 
 from cardwatch.agent.cli import agent  # noqa: E402
 
