@@ -150,11 +150,15 @@ class AscendCollector:
             return str(exc)
 
     def _indexes(self, chips: Sequence[npu_smi.TableChip], slow: bool) -> list[int]:
-        """Chip logic ids from ``npu-smi info -m`` when it covers every chip, else table order."""
-        if not self._logic_ids and slow:
+        """Chip logic ids from ``npu-smi info -m`` when it covers every chip, else table order.
+
+        The mapping is static, so it is asked for again only on slow reads while it misses a chip.
+        """
+        ids = [self._logic_ids.get((chip.npu_id, chip.chip_id)) for chip in chips]
+        if None in ids and slow:
             mapping = self._detail(npu_smi.parse_mapping, "-m")
             self._logic_ids = mapping if isinstance(mapping, dict) else {}
-        ids = [self._logic_ids.get((chip.npu_id, chip.chip_id)) for chip in chips]
+            ids = [self._logic_ids.get((chip.npu_id, chip.chip_id)) for chip in chips]
         if None in ids or len(set(ids)) != len(ids):
             return list(range(len(chips)))
         return [index for index in ids if index is not None]
@@ -183,9 +187,9 @@ class AscendCollector:
             health = None
         if health not in (None, "OK"):
             _merge_health(values, errors, self._health_detail(chip, health, slow))
-        state, reason = CardState.OK, chip.problem
+        state, reason = CardState.OK, None
         if chip.problem is not None:
-            state = CardState.ERROR
+            state, reason = CardState.ERROR, f"npu-smi info: {chip.problem}"
         elif health == "UNKNOWN":
             state, reason = CardState.LOST, "npu-smi reports health UNKNOWN (device absent or not started)"
         return CardSample(

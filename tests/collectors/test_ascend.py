@@ -237,7 +237,7 @@ def test_truncated_table_marks_the_cut_chip_and_keeps_its_first_row() -> None:
     samples = collector("910b4", table=cut)[0].read()
     assert [s.state for s in samples] == [CardState.OK] * 3 + [CardState.ERROR]
     last = samples[3]
-    assert last.state_reason == "the table row is truncated"
+    assert last.state_reason == "npu-smi info: the table row is truncated"
     assert (last.temp_c, last.power_w, last.bus_id, last.mem_used_mib) == (40.0, 96.3, None, None)
 
 
@@ -257,6 +257,13 @@ def test_slow_queries_run_on_every_tenth_read_and_on_health_change() -> None:
     fake.texts["table"] = str(fake.texts["table"]).replace("Warning", "Alarm  ")
     coll.read()
     assert fake.count("-t health") == 3
+
+
+def test_a_complete_mapping_is_asked_for_once() -> None:
+    coll, fake = collector("910a-training")
+    for _ in range(AscendCollector.SLOW_EVERY_READS + 1):
+        coll.read()
+    assert fake.count("-m") == 1
 
 
 def test_npu_smi_missing_from_path_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
