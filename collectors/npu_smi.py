@@ -182,19 +182,17 @@ def _leading_int(cells: list[str]) -> int | None:
 
 def _chip(head: list[str], detail: list[str] | None, done: list[TableChip]) -> TableChip:
     """Merge the two rows of one chip; a missing or unnumbered detail row counts chips of the NPU."""
-    npu_id = _leading_int(head)
-    assert npu_id is not None
+    npu_id = _leading_int(head) or 0  # parse_table passes only heads with a leading NPU id
     errors: dict[str, str] = {}
     chip_id = _leading_int(detail) if detail is not None else None
     if chip_id is None:
         chip_id = sum(1 for chip in done if chip.npu_id == npu_id)
-    model = " ".join(" ".join(head[:-2]).split()[1:]) or None
-    power_raw, temp_raw = ([*head[-1].replace("/", " / ").split(), "", ""])[:2]
+    tokens = head[-1].replace("/", " / ").split()
     values = {
-        "model": model,
+        "model": " ".join(" ".join(head[:-2]).split()[1:]) or None,
         "health": head[-2] or None,
-        "power_w": parse_decimal(power_raw, "power_w", errors),
-        "temp_c": parse_decimal(temp_raw, "temp_c", errors, signed=True),
+        "power_w": parse_decimal(_nth(tokens, 0, "power_w", errors), "power_w", errors),
+        "temp_c": parse_decimal(_nth(tokens, 1, "temp_c", errors), "temp_c", errors, signed=True),
     }
     if detail is None:
         return TableChip(npu_id, chip_id, problem="the table row is truncated", errors=errors, **values)
@@ -203,10 +201,18 @@ def _chip(head: list[str], detail: list[str] | None, done: list[TableChip]) -> T
     )
 
 
+def _nth(tokens: list[str], n: int, name: str, errors: dict[str, str]) -> str:
+    """Token `n` of a table cell; a cell cut short records why the value is missing."""
+    if n < len(tokens):
+        return tokens[n]
+    errors[name] = "missing from the table row"
+    return ""
+
+
 def _usage(cell: str, errors: dict[str, str]) -> dict[str, float | None]:
     """AICore % and memory from the second row: HBM when the card has it, else Memory-Usage (DDR)."""
     util_raw, _, rest = cell.partition(" ")
-    util = parse_decimal(util_raw, "util_pct", errors)
+    util = parse_decimal(_nth([util_raw] if util_raw else [], 0, "util_pct", errors), "util_pct", errors)
     pairs = _PAIR.findall(rest)
     if not pairs:
         errors["mem_used_mib"] = errors["mem_total_mib"] = "no memory usage in the table"

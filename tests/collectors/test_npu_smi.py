@@ -147,6 +147,19 @@ def test_garbled_cells_become_errors() -> None:
     }
 
 
+def test_cells_cut_short_say_what_is_missing() -> None:
+    header = "".join(read(TABLES["310p-duo"]).splitlines(keepends=True)[:6])
+    text = header + "| 1       310P3     | OK       | NA     |\n| 0       0     | 0000:01:00.0    |     |\n"
+    (chip,) = parse_table(text).chips
+    assert (chip.power_w, chip.temp_c, chip.util_pct, chip.mem_used_mib) == (None, None, None, None)
+    assert chip.errors == {
+        "temp_c": "missing from the table row",
+        "util_pct": "missing from the table row",
+        "mem_used_mib": "no memory usage in the table",
+        "mem_total_mib": "no memory usage in the table",
+    }
+
+
 @pytest.mark.parametrize("raw", ["NA", "-", "Failed", "", "  NA  "])
 def test_absent_markers_are_none_without_error(raw: str) -> None:
     errors: dict[str, str] = {}
