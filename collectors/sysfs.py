@@ -10,7 +10,6 @@ A plain x86 server or VM is none of these, so ``auto`` never reports its CPU pac
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,6 +17,18 @@ from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar
 
 from cardwatch.collectors import CollectorUnavailable, default_node
+from cardwatch.collectors.sysfs_devices import (
+    amd_gpus,
+    amd_model,
+    amdgpu_hwmon,
+    amdgpu_hwmon_present,
+    board_compatible,
+    devfreq_accelerators,
+    device_compatible,
+    fastest_policy,
+    labelled,
+    soc_vendor,
+)
 from cardwatch.collectors.sysfs_read import (
     BYTES_AS_MIB,
     HZ_AS_MHZ,
@@ -28,12 +39,9 @@ from cardwatch.collectors.sysfs_read import (
     PWM_AS_PERCENT,
     AttrError,
     Unit,
-    entries,
-    read_int,
     read_max,
     read_pcie_gen,
-    read_strings,
-    read_text,
+    read_pcie_width,
     read_value,
 )
 from cardwatch.collectors.sysfs_thermal import Thermal, Zone, trip_c
@@ -41,11 +49,6 @@ from cardwatch.model import CardSample, CardState
 
 T = TypeVar("T")
 
-ACCELERATOR_WORDS: Final = {"npu": "npu", "gpu": "gpu", "vpu": "vpu", "mali": "gpu"}
-SOC_VENDORS: Final = frozenset({"thead", "sophgo", "starfive", "spacemit", "rockchip"})
-AMD_PCI_VENDOR: Final = "0x1002"
-ACCELERATOR_PCI_CLASSES: Final = ("0x03", "0x12")
-"""PCI base classes of cards: display controllers and processing accelerators (not the HDMI audio function)."""
 AMDGPU_TEMP_LABELS: Final = {1: "edge", 2: "junction", 3: "mem"}
 AMDGPU_FREQ_LABELS: Final = {1: "sclk", 2: "mclk"}
 
@@ -70,7 +73,7 @@ class SysfsCollector:
         return bool(
             devfreq_accelerators(sysfs)
             or amd_gpus(sysfs)
-            or _amdgpu_hwmon_present(sysfs)
+            or amdgpu_hwmon_present(sysfs)
             or (board_compatible(sysfs) and Thermal.scan(sysfs).zones)
         )
 
@@ -93,7 +96,7 @@ class SysfsCollector:
 
     def _devfreq_card(self, thermal: Thermal, name: str, kind: str, f: _Fields) -> CardSample:
         dev = self.sysfs / "class" / "devfreq" / name
-        compatible = _device_compatible(dev)
+        compatible = device_compatible(dev)
         f.read("sm_clock_mhz", lambda: read_value(dev / "cur_freq", HZ_AS_MHZ))
         f.read("sm_clock_max_mhz", lambda: read_max(dev / "available_frequencies", HZ_AS_MHZ))
         zone = thermal.device_zone(name, kind)
@@ -107,12 +110,12 @@ class SysfsCollector:
 
     def _amdgpu_card(self, address: str, f: _Fields) -> CardSample:
         pci = self.sysfs / "bus" / "pci" / "devices" / address
-        model = _amd_model(pci)
-        hwmon = _amdgpu_hwmon(pci)
+        model = amd_model(pci)
+        hwmon = amdgpu_hwmon(pci)
         if hwmon is None:
             reason = f"no amdgpu hwmon under bus/pci/devices/{address} (is the amdgpu driver bound?)"
             return f.sample(vendor="amd", model=model, bus_id=address, failure=reason)
-        temps = _labelled(hwmon, "temp", AMDGPU_TEMP_LABELS)
+        temps = labelled(hwmon, "temp", AMDGPU_TEMP_LABELS)
         core = temps.get("junction", temps.get("edge", 1))
         f.read("temp_c", lambda: read_value(hwmon / f"temp{core}_input", MILLI_C))
         f.optional("temp_slowdown_c", hwmon / f"temp{core}_crit", MILLI_C)
@@ -126,7 +129,7 @@ class SysfsCollector:
         f.read("power_w", lambda: read_value(power, MICRO_W))
         f.optional("power_limit_w", hwmon / "power1_cap", MICRO_W)
         f.optional("power_default_limit_w", hwmon / "power1_cap_default", MICRO_W)
-        freqs = _labelled(hwmon, "freq", AMDGPU_FREQ_LABELS)
+        freqs = labelled(hwmon, "freq", AMDGPU_FREQ_LABELS)
         f.optional("sm_clock_mhz", hwmon / f"freq{freqs.get('sclk', 1)}_input", HZ_AS_MHZ)
         f.optional("mem_clock_mhz", hwmon / f"freq{freqs.get('mclk', 2)}_input", HZ_AS_MHZ)
         f.optional("fan_pct", hwmon / "pwm1", PWM_AS_PERCENT, digits=1)
@@ -140,7 +143,7 @@ class SysfsCollector:
         compatible = board_compatible(self.sysfs)
         zone = thermal.soc_zone()
         f.zone(zone, "no thermal zone")
-        policy = _fastest_policy(self.sysfs)
+        policy = fastest_policy(self.sysfs)
         checks: list[Callable[[], set[str]]] = [lambda: thermal.cooling_throttle(thermal.cooling_for(zone))]
         if policy is not None:
             f.read("sm_clock_mhz", lambda: read_value(policy / "scaling_cur_freq", KHZ_AS_MHZ))
@@ -168,7 +171,8 @@ class _Fields:
         except AttrError as exc:
             self.errors[field] = exc.describe(self.sysfs)
             return None
-        self.values[field] = value
+        if value is not None:
+            self.values[field] = value
         return value
 
     def optional(self, field: str, path: Path, unit: Unit, digits: int | None = None) -> None:
@@ -218,90 +222,11 @@ class _Fields:
         )
 
 
-def devfreq_accelerators(sysfs: Path) -> list[tuple[str, str]]:
-    """(devfreq device name, accelerator kind) for every devfreq device that is an NPU/GPU/VPU."""
-    base = sysfs / "class" / "devfreq"
-    found = [(name, _accelerator_kind([name, *_device_compatible(base / name)])) for name in entries(base)]
-    return [(name, kind) for name, kind in found if kind]
-
-
-def _accelerator_kind(names: list[str]) -> str | None:
-    for name in names:
-        match = re.search("|".join(ACCELERATOR_WORDS), name.lower())
-        if match:
-            return ACCELERATOR_WORDS[match.group(0)]
-    return None
-
-
-def _device_compatible(devfreq_dir: Path) -> list[str]:
-    """The parent device's devicetree ``compatible`` (the devfreq node sits at <device>/devfreq/<name>)."""
-    device = Path(os.path.realpath(devfreq_dir)).parent.parent
-    try:
-        return read_strings(device / "of_node" / "compatible")
-    except AttrError:
-        return []
-
-
-def amd_gpus(sysfs: Path) -> list[str]:
-    """PCI addresses of AMD display and accelerator functions."""
-    base = sysfs / "bus" / "pci" / "devices"
-    return [address for address in entries(base) if _is_amd_gpu(base / address)]
-
-
-def _is_amd_gpu(pci: Path) -> bool:
-    try:
-        return read_text(pci / "vendor") == AMD_PCI_VENDOR and read_text(pci / "class").startswith(
-            ACCELERATOR_PCI_CLASSES
-        )
-    except AttrError:
-        return False
-
-
-def _amdgpu_hwmon_present(sysfs: Path) -> bool:
-    base = sysfs / "class" / "hwmon"
-    return any(_hwmon_name(base / name) == "amdgpu" for name in entries(base))
-
-
-def _amdgpu_hwmon(pci: Path) -> Path | None:
-    hwmons = [pci / "hwmon" / name for name in entries(pci / "hwmon", r"hwmon\d+")]
-    return next((path for path in hwmons if _hwmon_name(path) == "amdgpu"), None)
-
-
-def _hwmon_name(path: Path) -> str | None:
-    try:
-        return read_text(path / "name")
-    except AttrError:
-        return None
-
-
-def _amd_model(pci: Path) -> str:
-    """The marketing name where the driver has one (``product_name``), else the PCI device id."""
-    for attr, prefix in (("product_name", ""), ("device", "AMD GPU ")):
-        try:
-            return prefix + read_text(pci / attr)
-        except AttrError:
-            continue
-    return "AMD GPU"
-
-
-def _labelled(hwmon: Path, kind: str, defaults: dict[int, str]) -> dict[str, int]:
-    """hwmon channel label -> channel number for `kind` (``temp``, ``freq``); unlabelled ones use `defaults`."""
-    labels: dict[str, int] = {}
-    for name in entries(hwmon, rf"{kind}\d+_input"):
-        channel = int(name[len(kind) : -len("_input")])
-        try:
-            label = read_text(hwmon / f"{kind}{channel}_label")
-        except AttrError:
-            label = defaults.get(channel, f"{kind}{channel}")
-        labels.setdefault(label, channel)
-    return labels
-
-
 def _read_pcie(f: _Fields, pci: Path) -> None:
     f.read("pcie_gen", lambda: read_pcie_gen(pci / "current_link_speed"))
     f.read("pcie_gen_max", lambda: read_pcie_gen(pci / "max_link_speed"))
-    f.read("pcie_width", lambda: read_int(pci / "current_link_width"))
-    f.read("pcie_width_max", lambda: read_int(pci / "max_link_width"))
+    f.read("pcie_width", lambda: read_pcie_width(pci / "current_link_width"))
+    f.read("pcie_width_max", lambda: read_pcie_width(pci / "max_link_width"))
 
 
 def _devfreq_capped(dev: Path) -> set[str]:
@@ -316,31 +241,3 @@ def _cpufreq_capped(policy: Path) -> set[str]:
         policy / "cpuinfo_max_freq", KHZ_AS_MHZ
     )
     return {"cpufreq:capped"} if capped else set()
-
-
-def _fastest_policy(sysfs: Path) -> Path | None:
-    """The cpufreq policy with the highest hardware max (the big cluster), if cpufreq is there."""
-    base = sysfs / "devices" / "system" / "cpu" / "cpufreq"
-    policies = [base / name for name in entries(base, r"policy\d+")]
-    return max(policies, key=_policy_max_khz, default=None)
-
-
-def _policy_max_khz(policy: Path) -> int:
-    try:
-        return read_int(policy / "cpuinfo_max_freq")
-    except AttrError:
-        return -1
-
-
-def board_compatible(sysfs: Path) -> list[str]:
-    """The board's devicetree ``compatible`` list (board first, SoC last); empty on ACPI machines."""
-    try:
-        return read_strings(sysfs / "firmware" / "devicetree" / "base" / "compatible")
-    except AttrError:
-        return []
-
-
-def soc_vendor(compatible: list[str]) -> str:
-    """The first known SoC vendor prefix among `compatible` strings, else ``generic``."""
-    prefixes = (entry.partition(",")[0] for entry in compatible)
-    return next((prefix for prefix in prefixes if prefix in SOC_VENDORS), "generic")

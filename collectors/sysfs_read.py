@@ -20,6 +20,7 @@ MAX_ATTR_BYTES: Final = 4096
 _INT: Final = re.compile(r"-?[0-9]{1,19}")
 _LINK_SPEED: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?) GT/s(?: PCIe)?")
 PCIE_GEN_BY_GTS: Final = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6}
+PCIE_WIDTHS: Final = frozenset({1, 2, 4, 8, 12, 16, 32})
 
 
 class AttrError(Exception):
@@ -136,6 +137,14 @@ def read_pcie_gen(path: Path) -> int:
     if gen is None:
         raise AttrError(path, f"unknown link speed {text[:24]!r}")
     return gen
+
+
+def read_pcie_width(path: Path) -> int:
+    """A PCI ``*_link_width`` as lanes; widths no PCIe link trains to are refused."""
+    width = read_int(path)
+    if width not in PCIE_WIDTHS:
+        raise AttrError(path, f"not a PCIe link width: {width}")
+    return width
 
 
 def entries(directory: Path, pattern: str = ".*") -> list[str]:

@@ -302,6 +302,7 @@ PROPERTY_TARGETS = [
     ("amdgpu", f"{AMD_HWMON}/temp2_input", 0, "temp_c", 1000),
     ("amdgpu", f"{AMD_HWMON}/power1_average", 0, "power_w", 1e6),
     ("amdgpu", f"{AMD_PCI}/mem_info_vram_used", 0, "mem_used_mib", 1024 * 1024),
+    ("amdgpu", f"{AMD_PCI}/current_link_width", 0, "pcie_width", 1),
     ("rk3588", f"{NPU}/cur_freq", 1, "sm_clock_mhz", 1e6),
     ("rk3588", "class/thermal/thermal_zone2/trip_point_0_temp", 1, "temp_slowdown_c", 1000),
     ("th1520", "class/thermal/thermal_zone0/temp", 0, "temp_c", 1000),
