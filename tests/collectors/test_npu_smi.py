@@ -234,6 +234,14 @@ def test_trailer_blocks_of_temp_and_power() -> None:
     assert temp[0].values["NPU Temperature (C)"] == "39" and temp[1].values["LM75B_TE (C)"] == "36"
     power = parse_blocks(read("npu-smi_info_-t_power_-i_0_-c_0.910B.normalized.txt"), chip_id_trails=True)
     assert [(b.chip_id, b.values) for b in power] == [(None, {"NPU Real-time Power(W)": "203.3"})]
+    card_power = parse_blocks(read("npu-smi_info_-t_power_-i_0.910B.normalized.txt"), chip_id_trails=True)
+    assert [(b.chip_id, b.values["NPU Real-time Power(W)"]) for b in card_power] == [(0, "103.5")]
+    chip_temp = parse_blocks(
+        read("npu-smi_info_-t_temp_-i_0_-c_0.server.normalized.txt"), chip_id_trails=True
+    )
+    assert [(b.chip_id, b.is_mcu, b.values) for b in chip_temp] == [
+        (None, False, {"NPU Temperature (C)": "62"})
+    ]
 
 
 def _section(name: str, marker: str) -> str:
