@@ -32,6 +32,7 @@ NOT_FOUND: Final = (
 CLOCK_FIELDS: Final = ("sm_clock_mhz", "sm_clock_max_mhz")
 ECC_FIELDS: Final = tuple(f.name for f in fields(npu_smi.EccCounts) if f.name != "errors")
 HEALTH_FIELDS: Final = ("vendor_health_detail", "error_codes")
+ECC_NOT_YET: Final = "npu-smi info -t ecc runs on slow reads only and has not run for this NPU yet"
 
 
 class QueryFailed(Exception):
@@ -180,7 +181,7 @@ class AscendCollector:
         values: dict[str, object] = {name: getattr(chip, name) for name in _TABLE_FIELDS}
         errors = dict(chip.errors)
         _merge_common(values, errors, chip, common, chips_on_npu)
-        _merge_ecc(values, errors, chip, self._ecc.get(chip.npu_id, "ECC not read yet"))
+        _merge_ecc(values, errors, chip, self._ecc.get(chip.npu_id, ECC_NOT_YET))
         health = chip.health
         if health is not None and health not in npu_smi.HEALTH_STATES:
             errors["vendor_health"] = f"unknown health state {health[:40]!r}"
@@ -289,4 +290,4 @@ def _merge_health(values: dict[str, object], errors: dict[str, str], info: npu_s
         return
     values["vendor_health_detail"] = info.detail
     values["error_codes"] = info.error_codes
-    errors.update(info.errors)
+    errors.update({name: why for name, why in info.errors.items() if name in HEALTH_FIELDS})

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardwatch.collectors import CollectorUnavailable, load
-from cardwatch.collectors.ascend import NOT_FOUND, AscendCollector
+from cardwatch.collectors.ascend import ECC_NOT_YET, NOT_FOUND, AscendCollector
 from cardwatch.model import CardSample, CardState
 from cardwatch.wire import sample_from_wire, sample_to_wire
 
@@ -257,6 +257,16 @@ def test_slow_queries_run_on_every_tenth_read_and_on_health_change() -> None:
     fake.texts["table"] = str(fake.texts["table"]).replace("Warning", "Alarm  ")
     coll.read()
     assert fake.count("-t health") == 3
+
+
+def test_npu_that_appears_between_slow_reads_says_its_ecc_is_not_read_yet() -> None:
+    coll, fake = collector("910b4")
+    coll.read()
+    fake.texts["table"] = (FIXTURES / NODES["910c-a3"]["table"]).read_text()
+    new_npu = coll.read()[0]
+    assert new_npu.ecc_corrected_volatile is None
+    assert new_npu.field_errors["ecc_corrected_volatile"] == ECC_NOT_YET
+    assert new_npu.sm_clock_mhz == 1000.0
 
 
 def test_a_complete_mapping_is_asked_for_once() -> None:
