@@ -23,7 +23,7 @@ _HEX_CODE: Final = re.compile(r"(?:0x)?[0-9A-Fa-f]{1,16}", re.ASCII)
 _BUS_ID: Final = re.compile(r"[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]", re.ASCII)
 _PAIR: Final = re.compile(r"(\S+?)\s*/\s*(\S+)")
 _WORD: Final = re.compile(r"[A-Za-z]*", re.ASCII)
-_ERROR_PREFIXES: Final = ("Invalid ", "Error parameter", "Usage: npu-smi", "Command not supported")
+_ERROR_PREFIXES: Final = ("Invalid ", "Error parameter", "Usage: npu-smi")
 
 
 @dataclass(frozen=True, slots=True)
