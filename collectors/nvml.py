@@ -52,10 +52,7 @@ class NvmlCollector:
     def read(self) -> list[CardSample]:
         """One sample per GPU; raises `CollectorUnavailable` when NVML cannot be used at all."""
         nvml, xids = self._start()
-        try:
-            count = convert("index", query(nvml, "nvmlDeviceGetCount"), "nvmlDeviceGetCount")
-        except FieldUnread as exc:
-            raise CollectorUnavailable(f"NVML is not available: {exc.reason}.") from None
+        count = self._count(nvml)
         ts = self.clock()
         handles = {index: self._handle(nvml, index) for index in range(count)}
         for index, handle in handles.items():
@@ -96,6 +93,17 @@ class NvmlCollector:
             query(nvml, "nvmlInit")
             self._xids = XidWatch(nvml)
         return nvml, self._xids
+
+    def _count(self, nvml: ModuleType) -> int:
+        """How many GPUs NVML sees; if NVML stopped answering, shut it down so the next read starts afresh."""
+        try:
+            return convert("index", query(nvml, "nvmlDeviceGetCount"), "nvmlDeviceGetCount")
+        except FieldUnread as exc:
+            problem = CollectorUnavailable(f"NVML is not available: {exc.reason}.")
+        except CollectorUnavailable as exc:
+            problem = exc
+        self.close()
+        raise problem
 
     def _handle(self, nvml: ModuleType, index: int) -> Any:
         try:

@@ -116,13 +116,17 @@ def convert(name: str, raw: Any, what: str) -> Any:
     kind = FIELD_KINDS[name]
     if kind == "str":
         return _text(raw, what)
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise FieldUnread(f"{what}: NVML returned {_shown(raw)}, not a number")
-    if kind == "float":
-        return raw / 1000 if name in MILLI_FIELDS else float(raw)
-    if not isinstance(raw, int) or raw < 0 or (kind == "bool" and raw > 1):
-        raise FieldUnread(f"{what}: NVML returned {_shown(raw)}, not a {kind}")
-    return bool(raw) if kind == "bool" else raw
+    if kind != "float":
+        if not isinstance(raw, int) or raw < 0 or (kind == "bool" and raw > 1):
+            expected = "0 or 1" if kind == "bool" else "a count"
+            raise FieldUnread(f"{what}: NVML returned {_shown(raw)}, not {expected}")
+        return bool(raw) if kind == "bool" else raw
+    number = float(raw) if abs(raw) < 2**1000 else math.inf
+    if not math.isfinite(number):
+        raise FieldUnread(f"{what}: NVML returned {_shown(raw)}, not a finite number")
+    return number / 1000 if name in MILLI_FIELDS else number
 
 
 def _text(raw: Any, what: str) -> str:

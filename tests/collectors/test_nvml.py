@@ -228,7 +228,11 @@ def test_garbled_field_values_are_refused(fake: FakeNvml) -> None:
     fake.answer(0, "nvmlDeviceGetPowerUsage", "612345")
     card = make(fake).read()[0]
     assert card.mem_temp_c is None and "unknown value type 42" in card.field_errors["mem_temp_c"]
-    assert card.pcie_replay_count is None and "not a number" in card.field_errors["pcie_replay_count"]
+    assert card.pcie_replay_count is None
+    assert (
+        card.field_errors["pcie_replay_count"]
+        == "nvmlDeviceGetFieldValues(94): NVML returned nan, not a count"
+    )
     assert card.power_w is None and "not a number" in card.field_errors["power_w"]
 
 
@@ -299,10 +303,15 @@ def test_init_failures_are_one_sentence(fake: FakeNvml, error: str, says: str) -
     assert says in str(caught.value)
 
 
-def test_count_failure_is_unavailable(fake: FakeNvml) -> None:
+def test_count_failure_is_unavailable_and_the_next_read_starts_afresh(fake: FakeNvml) -> None:
+    collector = make(fake)
     fake.fail("nvmlDeviceGetCount", pynvml.NVMLError_DriverNotLoaded)
     with pytest.raises(CollectorUnavailable, match="kernel driver is not loaded"):
-        make(fake).read()
+        collector.read()
+    assert (fake.init_count, fake.event_sets_freed) == (0, 1)
+    fake.failures.clear()
+    assert wire(collector.read()) == GOLDEN
+    assert fake.init_count == 1
 
 
 def test_close_frees_events_and_shuts_down_once(fake: FakeNvml) -> None:
@@ -388,6 +397,7 @@ DOWN_CODES = {
 }
 ODD_VALUES = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**64 - 1, 10**400, -(10**400)]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.none(),
     st.booleans(),
