@@ -33,3 +33,7 @@ cli.add_command(demo)
 from cardwatch.agent.cli import agent  # noqa: E402
 
 cli.add_command(agent)
+
+from cardwatch.fleet_cli import fleet  # noqa: E402
+
+cli.add_command(fleet)
