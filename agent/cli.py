@@ -41,7 +41,17 @@ log = logging.getLogger("cardwatch.agent")
 @click.option("--insecure", is_flag=True, default=None, help="Allow a non-loopback address without a token")
 @click.pass_context
 def agent(ctx: click.Context, config_path: Path | None, **options: Any) -> None:
-    """Serve this node's cards: stream, snapshot, history and Prometheus metrics over HTTP."""
+    """Serve this node's cards: stream, snapshot, history and Prometheus metrics over HTTP.
+
+    \b
+    Examples:
+      cardwatch agent --collector sim                      # simulated 8-card node on 127.0.0.1:9464
+      cardwatch agent --db /var/lib/cardwatch/history.db   # every vendor found, with local history
+      cardwatch agent --listen 0.0.0.0:9464 --token-file /etc/cardwatch/token --tls-cert c.pem --tls-key k.pem
+
+    Settings also come from --config (default /etc/cardwatch/agent.toml); the command line wins.
+    Endpoints: /v1/info /v1/snapshot /v1/stream /v1/history /metrics /healthz.
+    """
     if ctx.invoked_subcommand is not None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -133,7 +143,14 @@ def _on_started(message: str) -> None:
     help="Install under this directory (packaging)",
 )
 def install(dry_run: bool, root: Path) -> None:
-    """Write the systemd unit, sysusers/tmpfiles snippets and an example agent.toml."""
+    """Write the systemd unit, sysusers/tmpfiles snippets and an example agent.toml.
+
+    \b
+    Examples:
+      cardwatch agent install --dry-run          # print the files, write nothing
+      sudo cardwatch agent install               # then enable it as printed
+      cardwatch agent install --root pkgroot/    # stage the files for a package
+    """
     cardwatch_bin = shutil.which("cardwatch") or str(Path(sys.argv[0]).resolve())
     steps = systemd.install_plan(root, cardwatch_bin)
     if dry_run:
