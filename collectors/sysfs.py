@@ -79,7 +79,7 @@ class SysfsCollector:
 
     def read(self) -> list[CardSample]:
         """One sample per card (see the module docstring for what a card is)."""
-        if not (self.sysfs / "class").is_dir():
+        if not os.path.isdir(self.sysfs / "class"):
             raise CollectorUnavailable(f"{self.sysfs} is not a sysfs tree (no class/ directory)")
         thermal = Thermal.scan(self.sysfs)
         cards = [

@@ -13,6 +13,7 @@ from typing import Final
 from cardwatch.collectors.sysfs_read import AttrError, entries, read_int, read_strings, read_text
 
 ACCELERATOR_WORDS: Final = {"npu": "npu", "gpu": "gpu", "vpu": "vpu", "mali": "gpu"}
+_ACCELERATOR_WORD: Final = re.compile("|".join(ACCELERATOR_WORDS))
 SOC_VENDORS: Final = frozenset({"thead", "sophgo", "starfive", "spacemit", "rockchip"})
 AMD_PCI_VENDOR: Final = "0x1002"
 ACCELERATOR_PCI_CLASSES: Final = ("0x03", "0x12")
@@ -27,11 +28,8 @@ def devfreq_accelerators(sysfs: Path) -> list[tuple[str, str]]:
 
 
 def _accelerator_kind(names: list[str]) -> str | None:
-    for name in names:
-        match = re.search("|".join(ACCELERATOR_WORDS), name.lower())
-        if match:
-            return ACCELERATOR_WORDS[match.group(0)]
-    return None
+    matches = (_ACCELERATOR_WORD.search(name.lower()) for name in names)
+    return next((ACCELERATOR_WORDS[m.group(0)] for m in matches if m), None)
 
 
 def device_compatible(devfreq_dir: Path) -> list[str]:
@@ -59,11 +57,13 @@ def _is_amd_gpu(pci: Path) -> bool:
 
 
 def amdgpu_hwmon_present(sysfs: Path) -> bool:
+    """Is any hwmon chip named ``amdgpu`` (an AMD GPU whose PCI entry we may not see)?"""
     base = sysfs / "class" / "hwmon"
     return any(_hwmon_name(base / name) == "amdgpu" for name in entries(base))
 
 
 def amdgpu_hwmon(pci: Path) -> Path | None:
+    """The amdgpu hwmon directory of one PCI function; None when the driver is not bound."""
     hwmons = [pci / "hwmon" / name for name in entries(pci / "hwmon", r"hwmon\d+")]
     return next((path for path in hwmons if _hwmon_name(path) == "amdgpu"), None)
 
@@ -88,7 +88,7 @@ def amd_model(pci: Path) -> str:
 def labelled(hwmon: Path, kind: str, defaults: dict[int, str]) -> dict[str, int]:
     """hwmon channel label -> channel number for `kind` (``temp``, ``freq``); unlabelled ones use `defaults`."""
     labels: dict[str, int] = {}
-    for name in entries(hwmon, rf"{kind}\d+_input"):
+    for name in entries(hwmon, rf"{kind}[0-9]+_input"):
         channel = int(name[len(kind) : -len("_input")])
         try:
             label = read_text(hwmon / f"{kind}{channel}_label")
