@@ -60,6 +60,7 @@ class FakeNvml(ModuleType):
         self.field_answers: dict[tuple[int, int], tuple[int, int, Any]] = {}
         self.events: list[tuple[int, int]] = []
         self.registered: set[int] = set()
+        self.wait_timeouts_ms: list[int] = []
         self.log: list[tuple[int | None, str, bool]] = []
         self.init_count = 0
         self.event_sets_freed = 0
@@ -249,6 +250,7 @@ class FakeNvml(ModuleType):
 
     def nvmlEventSetWait(self, event_set: Any, timeout_ms: int) -> Any:
         self._require_init()
+        self.wait_timeouts_ms.append(timeout_ms)
         self._raise_if_failing(None, "nvmlEventSetWait", "nvmlEventSetWait")
         pending = [event for event in self.events if event[0] in self.registered]
         if not pending:

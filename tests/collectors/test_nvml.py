@@ -56,6 +56,8 @@ def fake() -> FakeNvml:
 def test_h100_node_matches_golden(fake: FakeNvml) -> None:
     """Eight H100 SXM cards read through the fake give the reviewed golden samples."""
     assert wire(make(fake).read()) == GOLDEN
+    field_value_calls = [entry for entry in fake.log if entry[1] == "nvmlDeviceGetFieldValues"]
+    assert [index for index, _, _ in field_value_calls] == list(range(8))
 
 
 def test_units_are_converted_from_nvml(fake: FakeNvml) -> None:
@@ -247,6 +249,7 @@ def test_xid_events_are_drained_per_card(fake: FakeNvml) -> None:
     assert [s.xids for s in samples if s.index not in (3, 6)] == [()] * 6
     assert fake.events == []
     assert all(s.xids == () for s in collector.read())
+    assert set(fake.wait_timeouts_ms) == {0}
 
 
 def test_xid_on_a_lost_card_is_still_reported(fake: FakeNvml) -> None:
