@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from cardwatch.collectors import CollectorUnavailable, load
 from cardwatch.collectors.sysfs import SysfsCollector
+from cardwatch.collectors.sysfs_devices import soc_vendor
 from cardwatch.collectors.sysfs_read import MICRO_W, MILLI_C, AttrError, entries, read_pcie_gen, read_value
 from cardwatch.model import CardSample, CardState, Throttle
 from cardwatch.wire import sample_from_wire, sample_to_wire
@@ -209,6 +210,15 @@ def test_amdgpu_without_junction_uses_edge(copy_tree: CopyTree) -> None:
     assert (gpu.temp_c, gpu.temp_slowdown_c, gpu.temp_shutdown_c) == (52.0, 100.0, 105.0)
 
 
+def test_amdgpu_without_labels_uses_the_abi_channel_order(copy_tree: CopyTree) -> None:
+    """Old drivers print no temp*_label: temp1 is edge, temp2 junction, temp3 mem."""
+    root = copy_tree("amdgpu")
+    for name in ("temp1_label", "temp2_label", "temp3_label"):
+        (root / "sys" / AMD_HWMON / name).unlink()
+    [gpu] = read(root / "sys")
+    assert (gpu.temp_c, gpu.mem_temp_c) == (61.0, 58.0)
+
+
 def test_hidden_optional_attributes_are_unknown_without_error(copy_tree: CopyTree) -> None:
     root = copy_tree("amdgpu")
     for name in ("pwm1", "power1_cap", "power1_cap_default"):
@@ -288,6 +298,20 @@ def test_units_and_plausible_ranges(tmp_path: Path) -> None:
     attr.write_text("-1\n")
     with pytest.raises(AttrError, match="implausible"):
         read_value(attr, MICRO_W)
+
+
+@pytest.mark.parametrize(
+    ("compatible", "vendor"),
+    [
+        (["milkv,pioneer", "sophgo,sg2042"], "sophgo"),
+        (["starfive,visionfive-2-v1.3b", "starfive,jh7110"], "starfive"),
+        (["bananapi,bpi-f3", "spacemit,k1"], "spacemit"),
+        (["allwinner,sun20i-d1"], "generic"),
+        ([], "generic"),
+    ],
+)
+def test_soc_vendor_from_compatible(compatible: list[str], vendor: str) -> None:
+    assert soc_vendor(compatible[::-1]) == vendor
 
 
 def test_entries_sort_naturally(tmp_path: Path) -> None:
