@@ -239,9 +239,11 @@ class CardReader:
     def _tlimit_c(self) -> float | None:
         """The absolute T.Limit temperature (current + margin) the T.Limit fields count back from."""
         temp_c = self.values.get("temp_c")
+        if temp_c is None:
+            return None
         try:
             margin = self.call("nvmlDeviceGetMarginTemperature")
-            return None if temp_c is None else temp_c + convert("temp_c", margin, "margin")
+            return temp_c + convert("temp_c", margin, "nvmlDeviceGetMarginTemperature")
         except FieldUnread:
             return None
 
