@@ -131,11 +131,11 @@ class HealthEngine:
     def _remember(self, s: CardSample) -> tuple[str, _Card]:
         key = s.key
         card = self._cards.get(key) or self._new_card(key)
-        card.window.push(s)
+        card.window.push(s, self.config)
         return key, card
 
     def _new_card(self, key: str) -> _Card:
-        card = _Card(CardWindow(self.config.window_samples, self.config.rate_window_samples))
+        card = _Card(CardWindow(self.config))
         self._cards[key] = card
         return card
 
@@ -163,6 +163,9 @@ class HealthEngine:
         frozen: bool = False,
     ) -> None:
         """Apply hysteresis: raise after N of the last M hits, clear after enough clean samples."""
+        if not findings and not card.trackers:
+            self._publish_ok(key, card, ts)
+            return
         seen = set()
         for f in findings:
             seen.add(f.code)
@@ -200,6 +203,11 @@ class HealthEngine:
         if f.immediate or tracker.clean >= self.config.clear_after:
             del card.trackers[code]
             changes.append(HealthChange(key, code, "cleared", ts, f.level, f.message))
+
+    def _publish_ok(self, key: str, card: _Card, ts: float) -> None:
+        """The common case, kept cheap: no reason active or pending."""
+        compute, basis = effective_compute(card.window, self.config, None)
+        card.health = self._health[key] = CardHealth(key, Level.OK, (), compute, basis, ts)
 
     def _publish(self, key: str, card: _Card, ts: float) -> None:
         reasons = [

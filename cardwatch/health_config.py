@@ -49,6 +49,16 @@ class HealthConfig:
     stuck_degraded_s: float = _opt(60.0, "collector", "stuck_degraded_s")
     top_n: int = _opt(10, "summary", "top_n")
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.raise_n <= self.raise_m:
+            raise ConfigError(
+                f"[hysteresis] needs 1 <= raise_n <= raise_m, got {self.raise_n} and {self.raise_m}"
+            )
+        if self.clear_after < 1 or self.window_samples < 1 or self.rate_window_samples < 2:
+            raise ConfigError(
+                "[hysteresis] clear_after and window_samples must be >= 1, rate_window_samples >= 2"
+            )
+
 
 def config_keys() -> dict[tuple[str, str], str]:
     """(section, key) -> field name, for the loader and the docs test."""

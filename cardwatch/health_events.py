@@ -82,6 +82,8 @@ def stuck_finding(reason: str, now: float, w: CardWindow, cfg: HealthConfig) -> 
 
 def xids(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding]) -> None:
     """Each Xid seen within the hold time stays a reason, so a one-off event is not gone the next second."""
+    if not w.events:
+        return
     for xid, last_ts in sorted(w.events.items()):
         if s.ts - last_ts > cfg.event_hold_s:
             del w.events[xid]

@@ -13,8 +13,8 @@ from statistics import median
 
 from cardwatch.health_config import HealthConfig
 from cardwatch.health_types import Action, Finding, Level
-from cardwatch.health_window import CardWindow, counter_rate, is_busy, limiting
-from cardwatch.model import CardSample, CardState
+from cardwatch.health_window import CardWindow
+from cardwatch.model import CardSample
 
 MAD_TO_SIGMA = 1.4826
 """Scales the median absolute deviation to a standard deviation for normally distributed values."""
@@ -22,23 +22,23 @@ MAD_TO_SIGMA = 1.4826
 
 @dataclass(frozen=True, slots=True)
 class Spread:
-    """Median and median absolute deviation of one metric over `n` peers."""
+    """Median and median absolute deviation of one metric over `n` peers, and how far from the median
+    a value must be to count as an outlier (`margin`)."""
 
     median: float
     mad: float
     n: int
+    margin: float
 
     @classmethod
-    def of(cls, values: list[float]) -> Spread | None:
+    def of(cls, values: list[float], cfg: HealthConfig) -> Spread | None:
         """None when there are no values to compare with."""
         if not values:
             return None
         mid = median(values)
-        return cls(mid, median(abs(v - mid) for v in values), len(values))
-
-    def margin(self, cfg: HealthConfig) -> float:
-        """How far from the median a value must be to count as an outlier."""
-        return max(cfg.straggler_z * MAD_TO_SIGMA * self.mad, cfg.straggler_min_frac * abs(self.median))
+        mad = median([abs(v - mid) for v in values])
+        margin = max(cfg.straggler_z * MAD_TO_SIGMA * mad, cfg.straggler_min_frac * abs(mid))
+        return cls(mid, mad, len(values), margin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,32 +58,29 @@ def peer_group(s: CardSample) -> str:
     return s.model or f"{s.vendor} (model unknown)"
 
 
-def comparable(s: CardSample, cfg: HealthConfig) -> bool:
-    """Fully busy, answering, and not held back by a reported limit: a fair peer for stragglers."""
-    return s.state is CardState.OK and is_busy(s, cfg.straggler_util_min_pct) and not limiting(s)
-
-
 def compute_peers(windows: Iterable[CardWindow], cfg: HealthConfig) -> dict[str, PeerStats]:
     """Group every known card by model and compute its baselines."""
     groups: dict[str, list[CardWindow]] = {}
     for w in windows:
-        groups.setdefault(peer_group(w.latest), []).append(w)
+        if w.latest is not None:
+            groups.setdefault(peer_group(w.latest), []).append(w)
     return {name: _group_stats(name, members, cfg) for name, members in groups.items()}
 
 
 def _group_stats(name: str, members: list[CardWindow], cfg: HealthConfig) -> PeerStats:
-    fair = [w.latest for w in members if comparable(w.latest, cfg)]
-    power = Spread.of([s.power_w for s in fair if s.power_w is not None])
+    fair = [w.latest for w in members if w.fair and w.latest is not None]
+    power = Spread.of([s.power_w for s in fair if s.power_w is not None], cfg)
     at_power = fair if power is None else [s for s in fair if _near(s.power_w, power.median, cfg)]
-    limits = Counter(w.latest.power_limit_w for w in members if w.latest.power_limit_w is not None)
+    limits = Counter(
+        w.latest.power_limit_w for w in members if w.latest and w.latest.power_limit_w is not None
+    )
     top = limits.most_common(1)
-    rates = [_ecc_rate_h(w, cfg) for w in members]
-    known = [r for r in rates if r is not None]
+    known = [w.ecc_rate_h for w in members if w.ecc_rate_h is not None]
     return PeerStats(
         group=name,
-        clock=Spread.of([s.sm_clock_mhz for s in fair if s.sm_clock_mhz is not None]),
+        clock=Spread.of([s.sm_clock_mhz for s in fair if s.sm_clock_mhz is not None], cfg),
         power=power,
-        temp=Spread.of([s.temp_c for s in at_power if s.temp_c is not None]),
+        temp=Spread.of([s.temp_c for s in at_power if s.temp_c is not None], cfg),
         typical_limit_w=top[0][0] if top and top[0][1] * 2 > sum(limits.values()) else None,
         ecc_rate_per_h=median(known) if known else 0.0,
     )
@@ -91,13 +88,6 @@ def _group_stats(name: str, members: list[CardWindow], cfg: HealthConfig) -> Pee
 
 def _near(value: float | None, target: float, cfg: HealthConfig) -> bool:
     return value is not None and abs(value - target) <= cfg.straggler_power_band_frac * target
-
-
-def _ecc_rate_h(w: CardWindow, cfg: HealthConfig) -> float | None:
-    if not w.counters:
-        return None
-    rate = counter_rate(w.counters, 1, cfg.rate_min_span_s)
-    return None if rate is None else rate[0] * 3600
 
 
 PeerRule = Callable[[CardSample, CardWindow, PeerStats, HealthConfig, list[Finding]], None]
@@ -108,11 +98,11 @@ def straggler_clock(
 ) -> None:
     """SM clock under load a robust outlier below its peers (far-under-max is `CLOCK_LOW`'s job)."""
     spread = p.clock
-    if s.sm_clock_mhz is None or not _enough(spread, cfg) or not comparable(s, cfg):
+    if not w.fair or s.sm_clock_mhz is None or not _enough(spread, cfg):
         return
     if s.sm_clock_max_mhz and s.sm_clock_mhz < s.sm_clock_max_mhz * (1 - cfg.clock_low_frac):
         return
-    if s.sm_clock_mhz < spread.median - spread.margin(cfg):
+    if s.sm_clock_mhz < spread.median - spread.margin:
         under = 1 - s.sm_clock_mhz / spread.median
         msg = f"SM clock {s.sm_clock_mhz:.0f} MHz, {under:.0%} under median {spread.median:.0f} of {_peers(p, spread)}"
         out.append(Finding("STRAGGLER_CLOCK", Level.DEGRADED, msg, Action.DRAIN_RESET))
@@ -123,9 +113,9 @@ def straggler_power(
 ) -> None:
     """Drawing far less power than equally busy peers: the card is doing less work than it claims."""
     spread = p.power
-    if s.power_w is None or not _enough(spread, cfg) or not comparable(s, cfg):
+    if not w.fair or s.power_w is None or not _enough(spread, cfg):
         return
-    if s.power_w < spread.median - spread.margin(cfg):
+    if s.power_w < spread.median - spread.margin:
         under = 1 - s.power_w / spread.median
         msg = f"power {s.power_w:.0f} W at {s.util_pct:.0f}% busy, {under:.0%} under median {spread.median:.0f} W of {_peers(p, spread)}"
         out.append(Finding("STRAGGLER_POWER", Level.WATCH, msg, Action.WATCH))
@@ -134,9 +124,9 @@ def straggler_power(
 def straggler_temp(s: CardSample, w: CardWindow, p: PeerStats, cfg: HealthConfig, out: list[Finding]) -> None:
     """Hotter than peers drawing the same power: its cooling (fan, airflow, paste) is worse."""
     spread, power = p.temp, p.power
-    if s.temp_c is None or power is None or not _enough(spread, cfg) or not comparable(s, cfg):
+    if not w.fair or s.temp_c is None or power is None or not _enough(spread, cfg):
         return
-    if _near(s.power_w, power.median, cfg) and s.temp_c > spread.median + spread.margin(cfg):
+    if _near(s.power_w, power.median, cfg) and s.temp_c > spread.median + spread.margin:
         msg = f"{s.temp_c:.0f} °C at {s.power_w:.0f} W, median {spread.median:.0f} °C of {_peers(p, spread)} at the same power"
         out.append(Finding("STRAGGLER_TEMP", Level.WATCH, msg, Action.WATCH))
 
@@ -158,7 +148,7 @@ def ecc_corrected_rate(
     s: CardSample, w: CardWindow, p: PeerStats, cfg: HealthConfig, out: list[Finding]
 ) -> None:
     """Corrected errors far above the threshold and the group's baseline; accelerating makes it worse."""
-    rate_h = _ecc_rate_h(w, cfg)
+    rate_h = w.ecc_rate_h
     if rate_h is None or rate_h <= cfg.ecc_corrected_per_hour:
         return
     if rate_h <= p.ecc_rate_per_h * cfg.ecc_baseline_factor:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from cardwatch.health_config import HealthConfig
 from cardwatch.health_types import Action, Finding, Level
-from cardwatch.health_window import HW_SLOWDOWNS, CardWindow, counter_rate, is_busy, limiting
+from cardwatch.health_window import HW_SLOWDOWNS, CardWindow, counter_rate
 from cardwatch.model import CardSample, Throttle
 
 Rule = Callable[[CardSample, CardWindow, HealthConfig, list[Finding]], None]
@@ -27,8 +27,8 @@ def thermal_names(reasons: frozenset[str]) -> list[str]:
 
 def thermal_slowdown(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding]) -> None:
     """Clocks pulled down for temperature while the card has work to do."""
-    reasons = limiting(s)
-    if not reasons or not is_busy(s, cfg.busy_util_pct):
+    reasons = w.limits
+    if not reasons or not w.busy:
         return
     names = thermal_names(reasons)
     if names:
@@ -38,7 +38,9 @@ def thermal_slowdown(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[
 
 def hw_slowdown(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding]) -> None:
     """Hardware slowdown halves clocks or worse, so it counts whether or not the card is busy."""
-    names = sorted(HW_SLOWDOWNS & (s.throttle or frozenset()))
+    if not w.limits:
+        return
+    names = sorted(HW_SLOWDOWNS & w.limits)
     if not names:
         return
     seen = sum(1 for old in w.samples if old.throttle and HW_SLOWDOWNS & old.throttle)
@@ -66,7 +68,7 @@ def mem_temp_near_limit(s: CardSample, w: CardWindow, cfg: HealthConfig, out: li
 
 def devfreq_below_max(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding]) -> None:
     """A devfreq accelerator (sysfs) running under its top frequency while busy is being capped."""
-    if s.source != "sysfs" or not is_busy(s, cfg.busy_util_pct):
+    if s.source != "sysfs" or not w.busy:
         return
     if s.sm_clock_mhz is None or not s.sm_clock_max_mhz or s.sm_clock_mhz >= s.sm_clock_max_mhz:
         return
@@ -76,7 +78,7 @@ def devfreq_below_max(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list
 
 def power_cap(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding]) -> None:
     """Software power capping while busy: clocks are held to stay under the enforced limit."""
-    if s.throttle is None or Throttle.SW_POWER_CAP not in s.throttle or not is_busy(s, cfg.busy_util_pct):
+    if s.throttle is None or Throttle.SW_POWER_CAP not in s.throttle or not w.busy:
         return
     draw = f"{s.power_w:.0f} W" if s.power_w is not None else "draw unknown"
     limit = f"{s.power_limit_w:.0f} W" if s.power_limit_w is not None else "unknown"
@@ -87,7 +89,7 @@ def clock_low(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding
     """SM clock well under max while busy and no throttle reason explains it (devfreq has its own rule)."""
     if s.source == "sysfs" or s.sm_clock_mhz is None or not s.sm_clock_max_mhz:
         return
-    if limiting(s) or not is_busy(s, cfg.busy_util_pct):
+    if w.limits or not w.busy:
         return
     ratio = s.sm_clock_mhz / s.sm_clock_max_mhz
     if ratio < 1 - cfg.clock_low_frac:
@@ -126,7 +128,7 @@ def memory_repair(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Fin
 
 def pcie_downtrained(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding]) -> None:
     """A link trained below its capability under load (idle links legitimately drop generation)."""
-    if not is_busy(s, cfg.busy_util_pct):
+    if not w.busy:
         return
     gen_low = s.pcie_gen is not None and s.pcie_gen_max is not None and s.pcie_gen < s.pcie_gen_max
     width_low = s.pcie_width is not None and s.pcie_width_max is not None and s.pcie_width < s.pcie_width_max

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
+from cardwatch.health_config import HealthConfig
 from cardwatch.model import CardSample, CardState, Throttle
 
 HW_SLOWDOWNS = frozenset({Throttle.HW_SLOWDOWN, Throttle.HW_THERMAL, Throttle.HW_POWER_BRAKE})
@@ -22,29 +23,86 @@ class CounterPoint(NamedTuple):
     pcie_replays: int | None
 
 
+HW_SLOWDOWN_FACTOR = 0.5
+"""NVML: hardware slowdown cuts clocks by a factor of 2 or more, often between two clock readings."""
+
+
+class Load(NamedTuple):
+    """One busy sample's share of nominal throughput (SM clock over max, halved under hw slowdown)."""
+
+    value: float
+    hw_slowdown: bool
+
+
 class CardWindow:
-    """The last samples and counter readings of one card, plus when each Xid was last seen."""
+    """The last samples and counter readings of one card, when each Xid was last seen, and facts
+    about the newest sample computed once at `push` so that rules and peers need not recompute them."""
 
-    __slots__ = ("counters", "events", "samples")
+    __slots__ = (
+        "busy",
+        "counters",
+        "ecc_rate_h",
+        "events",
+        "fair",
+        "latest",
+        "limits",
+        "load_count",
+        "load_sum",
+        "loads",
+        "samples",
+        "slowed_count",
+    )
 
-    def __init__(self, window_samples: int, rate_window_samples: int) -> None:
-        self.samples: deque[CardSample] = deque(maxlen=max(window_samples, 1))
-        self.counters: deque[CounterPoint] = deque(maxlen=max(rate_window_samples, 2))
+    def __init__(self, cfg: HealthConfig) -> None:
+        self.samples: deque[CardSample] = deque(maxlen=max(cfg.window_samples, 1))
+        self.loads: deque[Load | None] = deque(maxlen=max(cfg.window_samples, 1))
+        self.counters: deque[CounterPoint] = deque(maxlen=max(cfg.rate_window_samples, 2))
         self.events: dict[int, float] = {}
+        self.latest: CardSample | None = None
+        self.limits: frozenset[str] | None = None
+        self.busy = False
+        self.fair = False
+        self.ecc_rate_h: float | None = None
+        self.load_sum = 0.0
+        self.load_count = 0
+        self.slowed_count = 0
 
-    def push(self, sample: CardSample) -> None:
+    def push(self, s: CardSample, cfg: HealthConfig) -> None:
         """Remember a sample; counters only when the card answered, so a lost card breaks no rate."""
-        self.samples.append(sample)
-        for xid in sample.xids:
-            self.events[xid] = sample.ts
-        if sample.state is CardState.OK:
-            ecc = sample.ecc_corrected_volatile
-            self.counters.append(CounterPoint(sample.ts, ecc, sample.pcie_replay_count))
+        self.samples.append(s)
+        self.latest = s
+        for xid in s.xids:
+            self.events[xid] = s.ts
+        answered = s.state is CardState.OK
+        self.limits = limiting(s)
+        self.busy = answered and is_busy(s, cfg.busy_util_pct)
+        self.fair = self.busy and not self.limits and is_busy(s, cfg.straggler_util_min_pct)
+        self._push_load(_load(s) if self.busy else None)
+        if answered:
+            self.counters.append(CounterPoint(s.ts, s.ecc_corrected_volatile, s.pcie_replay_count))
+            rate = counter_rate(self.counters, 1, cfg.rate_min_span_s)
+            self.ecc_rate_h = None if rate is None else rate[0] * 3600
 
-    @property
-    def latest(self) -> CardSample:
-        """The newest sample (a window is only created together with its first sample)."""
-        return self.samples[-1]
+    def _push_load(self, load: Load | None) -> None:
+        """Keep running totals of the busy samples in the window, so effective compute is O(1)."""
+        if len(self.loads) == self.loads.maxlen and (old := self.loads[0]) is not None:
+            self.load_sum -= old.value
+            self.load_count -= 1
+            self.slowed_count -= old.hw_slowdown
+        self.loads.append(load)
+        if load is not None:
+            self.load_sum += load.value
+            self.load_count += 1
+            self.slowed_count += load.hw_slowdown
+
+
+def _load(s: CardSample) -> Load | None:
+    if s.sm_clock_mhz is None or not s.sm_clock_max_mhz:
+        return None
+    ratio = min(s.sm_clock_mhz / s.sm_clock_max_mhz, 1.0)
+    if s.throttle and HW_SLOWDOWNS & s.throttle:
+        return Load(ratio * HW_SLOWDOWN_FACTOR, True)
+    return Load(ratio, False)
 
 
 def counter_rate(points: deque[CounterPoint], field: int, min_span_s: float) -> tuple[float, int] | None:
@@ -79,6 +137,6 @@ def is_busy(sample: CardSample, busy_util_pct: float) -> bool:
 
 def limiting(sample: CardSample) -> frozenset[str] | None:
     """Active clock-limiting reasons, without the ones that mean no harm; None when the vendor cannot say."""
-    if sample.throttle is None:
-        return None
+    if not sample.throttle:
+        return sample.throttle
     return sample.throttle - NOT_LIMITING
