@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from agent_helpers import CounterCollector, HangingCollector
+from agent_helpers import CounterCollector, HangingCollector, card
 
 from cardwatch.agent.app import create_app
 from cardwatch.collectors.sim import SimCollector
@@ -149,3 +149,16 @@ async def test_metrics_pass_promtool_and_match_the_snapshot(aiohttp_client) -> N
     assert float(line.rsplit(" ", 1)[1]) == temp
     assert 'reason="hw_thermal"' in text and "cardwatch_card_ecc_errors_total{" in text
     assert 'cardwatch_collector_success{collector="sim"} 1.0' in text
+
+
+async def test_agent_prunes_history_older_than_retention(aiohttp_client, tmp_path: Path) -> None:
+    store = SampleStore(tmp_path / "h.db")
+    store.add([card(0, node="n1", ts=1000.0)])
+    store.flush()
+    await aiohttp_client(sim_app(interval_s=0.05, store=store, retention_s=3600))
+    for _ in range(500):
+        if not store.query(until_ts=2000.0).samples and store.query(key="n1/0").samples:
+            break
+        await asyncio.sleep(0.02)
+    assert store.query(until_ts=2000.0).samples == []
+    assert {s.ts > 2000.0 for s in store.query(key="n1/0").samples} == {True}
