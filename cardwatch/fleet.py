@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 STALE_INTERVALS: Final = 3
 """An agent with no frame for this many intervals is stale."""
+ASSUMED_INTERVAL_S: Final = 1.0
+"""The agent's default interval, assumed when its snapshot does not say."""
 
 
 class AgentStatus(StrEnum):
@@ -161,7 +163,7 @@ class Fleet:
         for link in self._agents.values():
             if link.state.status is not AgentStatus.LIVE or link.last_frame_at is None:
                 continue
-            interval_s = link.interval_s or 1.0
+            interval_s = link.interval_s or ASSUMED_INTERVAL_S
             silent_s = now - link.last_frame_at
             if silent_s > STALE_INTERVALS * interval_s:
                 reason = f"no frame for {silent_s:.1f} s (interval {interval_s:g} s)"
