@@ -42,6 +42,7 @@ from cardwatch.collectors.sysfs_read import (
     read_max,
     read_pcie_gen,
     read_pcie_width,
+    read_trans_stat_max,
     read_value,
 )
 from cardwatch.collectors.sysfs_thermal import Thermal, Zone, trip_c
@@ -98,7 +99,7 @@ class SysfsCollector:
         dev = self.sysfs / "class" / "devfreq" / name
         compatible = device_compatible(dev)
         f.read("sm_clock_mhz", lambda: read_value(dev / "cur_freq", HZ_AS_MHZ))
-        f.read("sm_clock_max_mhz", lambda: read_max(dev / "available_frequencies", HZ_AS_MHZ))
+        f.read("sm_clock_max_mhz", lambda: _hardware_max_mhz(dev))
         zone = thermal.device_zone(name, kind)
         f.zone(zone, f"no thermal zone belongs to {name}")
         f.throttle(
@@ -231,8 +232,19 @@ def _read_pcie(f: _Fields, pci: Path) -> None:
 
 def _devfreq_capped(dev: Path) -> set[str]:
     """``devfreq:capped`` when max_freq (thermal/QoS cap) sits below the hardware's top frequency."""
-    capped = read_value(dev / "max_freq", HZ_AS_MHZ) < read_max(dev / "available_frequencies", HZ_AS_MHZ)
+    capped = read_value(dev / "max_freq", HZ_AS_MHZ) < _hardware_max_mhz(dev)
     return {"devfreq:capped"} if capped else set()
+
+
+def _hardware_max_mhz(dev: Path) -> float:
+    """The top of a devfreq device's frequency table: available_frequencies, else trans_stat's rows."""
+    try:
+        return read_max(dev / "available_frequencies", HZ_AS_MHZ)
+    except AttrError as first:
+        try:
+            return read_trans_stat_max(dev / "trans_stat", HZ_AS_MHZ)
+        except AttrError as second:
+            raise AttrError(first.path, f"{first.reason}; trans_stat: {second.reason}") from None
 
 
 def _cpufreq_capped(policy: Path) -> set[str]:

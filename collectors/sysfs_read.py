@@ -18,6 +18,7 @@ MAX_ATTR_BYTES: Final = 4096
 """A sysfs attribute is at most one page; anything longer is not a kernel attribute."""
 
 _INT: Final = re.compile(r"-?[0-9]{1,19}")
+_TRANS_STAT_ROW: Final = re.compile(r"^[* ] *([0-9]{1,19}):", re.MULTILINE)
 _LINK_SPEED: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?) GT/s(?: PCIe)?")
 PCIE_GEN_BY_GTS: Final = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6}
 PCIE_WIDTHS: Final = frozenset({1, 2, 4, 8, 12, 16, 32})
@@ -122,6 +123,18 @@ def _in_unit(path: Path, raw: int, unit: Unit) -> float:
 def read_max(path: Path, unit: Unit) -> float:
     """The largest entry of an integer list attribute (devfreq available_frequencies) in `unit`."""
     return _in_unit(path, max(read_ints(path)), unit)
+
+
+def read_trans_stat_max(path: Path, unit: Unit) -> float:
+    """The top frequency of a devfreq ``trans_stat`` table in `unit`, taken from its row labels.
+
+    The header fuses frequencies of ten or more digits ("6000000001000000000"), so only the ``"%10lu:"``
+    labels that start each row are trusted.
+    """
+    rows = _TRANS_STAT_ROW.findall(_read_ascii(path))
+    if not rows:
+        raise AttrError(path, "no transition table")
+    return _in_unit(path, max(int(row) for row in rows), unit)
 
 
 def read_strings(path: Path) -> list[str]:

@@ -240,7 +240,7 @@ def test_gpu_without_driver_is_an_error_card(copy_tree: CopyTree) -> None:
 
 def test_devfreq_card_with_nothing_readable_is_an_error(copy_tree: CopyTree) -> None:
     root = copy_tree("rk3588")
-    for name in ("cur_freq", "available_frequencies", "max_freq"):
+    for name in ("cur_freq", "available_frequencies", "trans_stat", "max_freq"):
         (root / "sys" / NPU / name).unlink()
     (root / "sys/class/thermal/thermal_zone2").unlink()
     (root / "sys/class/thermal/cooling_device2").unlink()
@@ -257,6 +257,21 @@ def test_one_failed_throttle_signal_keeps_the_other(copy_tree: CopyTree) -> None
     npu = read(root / "sys")[1]
     assert npu.throttle == frozenset({"devfreq:capped"})
     assert "cooling_device2/cur_state" in npu.field_errors["throttle"]
+
+
+def test_devfreq_table_falls_back_to_trans_stat_rows(copy_tree: CopyTree) -> None:
+    """Without available_frequencies the top frequency comes from trans_stat's row labels, not its fused header."""
+    root = copy_tree("rk3588")
+    (root / "sys" / NPU / "available_frequencies").unlink()
+    npu = read(root / "sys")[1]
+    assert npu.sm_clock_max_mhz == 1000.0
+    assert "devfreq:capped" in (npu.throttle or ())
+    (root / "sys" / NPU / "trans_stat").write_text("Not Supported.\n")
+    npu = read(root / "sys")[1]
+    assert npu.sm_clock_max_mhz is None
+    assert npu.field_errors["sm_clock_max_mhz"] == (
+        f"{NPU}/available_frequencies: missing; trans_stat: no transition table"
+    )
 
 
 def test_released_cooling_and_cap_mean_no_throttle(copy_tree: CopyTree) -> None:
