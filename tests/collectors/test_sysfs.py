@@ -402,3 +402,25 @@ def test_any_damaged_file_never_breaks_a_read(copy_tree: CopyTree, board: str, d
         wire = sample_to_wire(sample)
         assert all(math.isfinite(v) for v in wire.values() if isinstance(v, float))
         assert sample_from_wire(wire) == sample
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    content=st.one_of(
+        hostile_bytes,
+        st.lists(st.integers(0, 10**12), min_size=1, max_size=4).map(
+            lambda hz: "".join(
+                f"{'*' if i == 0 else ' '}{f:10d}:{0:10d}{0:10d}\n" for i, f in enumerate(hz)
+            ).encode()
+        ),
+    )
+)
+def test_hostile_trans_stat_never_invents_a_frequency(copy_tree: CopyTree, content: bytes) -> None:
+    sysfs = copy_tree("rk3588") / "sys"
+    (sysfs / NPU / "available_frequencies").unlink(missing_ok=True)
+    (sysfs / NPU / "trans_stat").write_bytes(content)
+    npu = read(sysfs)[1]
+    if npu.sm_clock_max_mhz is None:
+        assert "sm_clock_max_mhz" in npu.field_errors
+    else:
+        assert re.search(rb"(?m)^[* ] *%d:" % round(npu.sm_clock_max_mhz * 1e6), content)
