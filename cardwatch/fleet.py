@@ -254,6 +254,11 @@ class Fleet:
         self._nodes[snap.node] = link.spec.url
         self._drop_cards(link, set(link.cards) - {card.index for card in snap.cards})
         self._store(link, snap.cards, now)
+        if snap.dropped:
+            message = (
+                f"agent dropped {snap.dropped} frames for this console (too slow to read them); resynced"
+            )
+            self.events.add(FleetEvent(now, EventKind.AGENT, link.spec.url, message))
 
     def _apply_tick(self, link: AgentLink, frame: Mapping[str, Any], now: float) -> None:
         if link.seq is None or link.node is None:

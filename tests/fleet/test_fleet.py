@@ -229,3 +229,13 @@ def test_header_counts_live_nodes_levels_and_hottest_card(make_fleet: Callable[.
     )
     assert header.hottest is fleet.card("gpu01/1")
     assert header.cards.effective_pct is not None and 0 < header.cards.effective_pct <= 100
+
+
+def test_resync_snapshot_after_dropped_frames_is_logged(make_fleet: Callable[..., Fleet]) -> None:
+    fleet, stream = make_fleet(URL), SimStream("gpu01")
+    fleet.apply_frame(URL, stream.snapshot(), T0)
+    fleet.apply_frame(URL, stream.tick(), T0 + 1)
+    resync = stream.snapshot() | {"dropped": 7}
+    assert fleet.apply_frame(URL, resync, T0 + 2) is None
+    assert fleet.events.newest(URL)[0].message.startswith("agent dropped 7 frames")
+    assert fleet.agent(URL).seq == resync["seq"]
