@@ -58,7 +58,8 @@ class FleetScreen(ViewScreen):
 
     def redraw(self, now: float) -> None:
         fleet = self.fleet_app.fleet
-        self.query_one(FleetBar).show(fleet.header(), now, self.view_text, paused=self.fleet_app.paused)
+        bar = self.query_one(FleetBar)
+        bar.show(fleet.header(), fleet.agents(), now, self.view_text, paused=self.fleet_app.paused)
         self.query_one(HeatMap).update(heat_groups(fleet, self.metric, self.card_filter), self.metric)
         rows = ordered(flagged(fleet.ranked(flagged_only=True), self.card_filter), self.sort)
         self.query_one(CardTable).show(rows, now)

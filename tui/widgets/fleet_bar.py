@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections import Counter
+from collections.abc import Sequence
+from typing import ClassVar, Final
 
 from rich.text import Text
 from textual.widgets import Static
 
-from cardwatch.fleet import FleetHeader
+from cardwatch.fleet import AgentLink, AgentStatus, FleetHeader
 from cardwatch.health import Level
+from cardwatch.heat import node_label
 from cardwatch.tui.levels import LEVEL_CLASSES, LEVEL_MARKS, ago, clock_text
+
+MAX_NAMED: Final = 3
+"""Agents named on the third line; the events log (l) has all of them."""
 
 
 class FleetBar(Static):
-    """Two lines the on-call engineer reads first; refreshed at the screen's cadence."""
+    """Three lines the on-call engineer reads first: counts, extremes, and every agent that is not live."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {*LEVEL_CLASSES, "fleet-bar--key", "fleet-bar--paused"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *LEVEL_CLASSES,
+        "fleet-bar--key",
+        "fleet-bar--paused",
+        "fleet-bar--trouble",
+    }
     DEFAULT_CSS = """
-    FleetBar { height: 2; }
+    FleetBar { height: 3; }
     """
 
-    def show(self, header: FleetHeader, now: float, view: str, *, paused: bool) -> None:
+    def show(
+        self, header: FleetHeader, agents: Sequence[AgentLink], now: float, view: str, *, paused: bool
+    ) -> None:
         """Render the header; `view` names the metric, sort and filter in force."""
         key = self.get_component_rich_style("fleet-bar--key")
         text = Text.assemble(
@@ -44,7 +57,27 @@ class FleetBar(Static):
         text.append(view)
         if paused:
             text.append("   ⏸ PAUSED (p resumes)", self.get_component_rich_style("fleet-bar--paused"))
+        text.append("\n")
+        text.append_text(self._agents_line([a for a in agents if a.state.status is not AgentStatus.LIVE]))
         self.update(text)
+
+    def _agents_line(self, troubled: Sequence[AgentLink]) -> Text:
+        """How many agents are in each bad state, then the first few of them with the reason."""
+        key = self.get_component_rich_style("fleet-bar--key")
+        if not troubled:
+            return Text("all agents live", key)
+        counts = Counter(a.state.status.value for a in troubled)
+        text = Text.assemble(
+            ("agents ", key), ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        )
+        for link in troubled[:MAX_NAMED]:
+            name = link.node or node_label(link.spec.url)
+            why = f" ({link.state.reason})" if link.state.reason else ""
+            text.append(
+                f"   {name} {link.state.status.value}{why}",
+                self.get_component_rich_style("fleet-bar--trouble"),
+            )
+        return text
 
 
 def _compute(header: FleetHeader) -> str:

@@ -37,64 +37,78 @@ MAX_LABEL: Final = 16
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """One way to draw a node: cards side by side or two per cell, cell width, name margin, gap, packing."""
+    """One way to draw nodes: cards side by side or two per cell, cell width, margin, gap, packing.
+
+    The margin holds the first node's name (``node``), the group's name on the group's first line
+    instead of a header line (``group``), or nothing (``none``).
+    """
 
     stacked: bool
     cell_w: int
-    label: bool
+    margin: str
     gap: int
     packed: bool
 
 
 SHAPES: Final = (
-    Shape(stacked=False, cell_w=2, label=True, gap=1, packed=False),
-    Shape(stacked=False, cell_w=1, label=True, gap=1, packed=False),
-    Shape(stacked=True, cell_w=1, label=True, gap=1, packed=False),
-    Shape(stacked=True, cell_w=1, label=True, gap=1, packed=True),
-    Shape(stacked=True, cell_w=1, label=False, gap=1, packed=True),
-    Shape(stacked=True, cell_w=1, label=False, gap=0, packed=True),
+    Shape(stacked=False, cell_w=2, margin="node", gap=1, packed=False),
+    Shape(stacked=False, cell_w=1, margin="node", gap=1, packed=False),
+    Shape(stacked=True, cell_w=1, margin="node", gap=1, packed=False),
+    Shape(stacked=True, cell_w=1, margin="node", gap=1, packed=True),
+    Shape(stacked=True, cell_w=1, margin="none", gap=1, packed=True),
+    Shape(stacked=True, cell_w=1, margin="none", gap=0, packed=True),
+    Shape(stacked=True, cell_w=1, margin="group", gap=0, packed=True),
 )
 """From roomiest to densest; the first whose lines fit is used."""
+
+Row = str | tuple[str, range]
+"""A line of the map: a group header, or the margin text and the positions of the nodes on it."""
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The chosen shape and what each line holds: a group header or a range of node positions."""
+    """The chosen shape and what each line holds."""
 
     shape: Shape
     columns: int
     label_w: int
     per_line: int
-    rows: tuple[str | range, ...]
+    rows: tuple[Row, ...]
 
 
 def plan(groups: Sequence[HeatGroup], width: int, max_lines: int) -> Plan:
     """The roomiest shape whose lines fit in `max_lines`; the densest one when none does."""
     cards = max((len(n.slots) for g in groups for n in g.nodes), default=1) or 1
-    names_w = min(max((len(n.name) for g in groups for n in g.nodes), default=0), MAX_LABEL) + 1
+    margins = {
+        "node": max((len(n.name) for g in groups for n in g.nodes), default=0),
+        "group": max((len(g.label) for g in groups), default=0),
+        "none": -1,
+    }
     best: Plan | None = None
     for shape in SHAPES:
         columns = math.ceil(cards / 2) if shape.stacked else cards
-        label_w = names_w if shape.label else 0
+        label_w = min(margins[shape.margin], MAX_LABEL) + 1
         fit = (width - label_w) // (columns * shape.cell_w + shape.gap)
         if fit < 1:
             continue
         per_line = fit if shape.packed else 1
-        best = Plan(shape, columns, label_w, per_line, _rows(groups, per_line))
+        best = Plan(shape, columns, label_w, per_line, _rows(groups, per_line, shape.margin))
         if len(best.rows) <= max_lines:
             return best
-    return best or Plan(SHAPES[-1], math.ceil(cards / 2), 0, 1, _rows(groups, 1))
+    return best or Plan(SHAPES[-1], math.ceil(cards / 2), 0, 1, _rows(groups, 1, "none"))
 
 
-def _rows(groups: Sequence[HeatGroup], per_line: int) -> tuple[str | range, ...]:
-    rows: list[str | range] = []
+def _rows(groups: Sequence[HeatGroup], per_line: int, margin: str) -> tuple[Row, ...]:
+    rows: list[Row] = []
     start = 0
     for group in groups:
-        if len(groups) > 1:
+        if len(groups) > 1 and margin != "group":
             rows.append(f"{group.label} ({len(group.nodes)} nodes)")
-        end = start + len(group.nodes)
-        rows.extend(range(i, min(i + per_line, end)) for i in range(start, end, per_line))
-        start = end
+        for first in range(0, len(group.nodes), per_line):
+            label = group.nodes[first].name if margin == "node" else group.label if margin == "group" else ""
+            span = range(start + first, start + min(first + per_line, len(group.nodes)))
+            rows.append((label if margin != "group" or first == 0 else "", span))
+        start += len(group.nodes)
     return tuple(rows)
 
 
@@ -191,7 +205,8 @@ class HeatMap(Widget, can_focus=True):
             self.post_message(NodeSelected(self.cursor_node))
 
     def on_click(self, event: events.Click) -> None:
-        position = self._node_at(event.x, event.y)
+        offset = event.get_content_offset(self)
+        position = None if offset is None else self._node_at(offset.x, offset.y)
         if position is not None:
             self.cursor = position
             self.action_select()
@@ -200,7 +215,7 @@ class HeatMap(Widget, can_focus=True):
         p = self._current_plan(self.size.width)
         if not 0 <= y < len(p.rows) or isinstance(p.rows[y], str):
             return None
-        row = p.rows[y]
+        row = p.rows[y][1]
         column = (x - p.label_w) // (p.columns * p.shape.cell_w + p.shape.gap)
         return row[column] if x >= p.label_w and column < len(row) else None
 
@@ -218,14 +233,14 @@ class HeatMap(Widget, can_focus=True):
         row = p.rows[y]
         if isinstance(row, str):
             return Strip([Segment(row, self.get_component_rich_style("heat-map--group"))])
-        return Strip(_merged(self._row_cells(p, row)))
+        return Strip(_merged(self._row_cells(p, *row)))
 
-    def _row_cells(self, p: Plan, row: range) -> list[tuple[str, Style]]:
+    def _row_cells(self, p: Plan, margin: str, row: range) -> list[tuple[str, Style]]:
         label = self.get_component_rich_style("heat-map--label")
         cursor = self.get_component_rich_style("heat-map--cursor")
         cells: list[tuple[str, Style]] = []
         if p.label_w:
-            cells.append((self._heat_nodes[row[0]].name[: p.label_w - 1].ljust(p.label_w), label))
+            cells.append((margin[: p.label_w - 1].ljust(p.label_w), label))
         for position in row:
             if p.shape.gap:
                 after = position - 1 == self.cursor and position != row[0]
