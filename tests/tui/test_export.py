@@ -36,7 +36,7 @@ def test_csv_has_a_header_and_one_row_per_card(tmp_path: Path) -> None:
 
 
 def test_unknown_is_an_empty_cell_never_zero(tmp_path: Path) -> None:
-    sample, health = _rows()[0]
+    sample = _rows()[0][0]
     path = write_csv(tmp_path / "cards.csv", [(replace(sample, temp_c=None, throttle=None), None)])
     with path.open(newline="") as f:
         row = next(csv.DictReader(f))

@@ -11,9 +11,7 @@ from cardwatch.tui.widgets.heat_map import Row, plan
 def _fleet(nodes: int, cards: int = 8, racks: int = 1) -> list[HeatGroup]:
     per_rack = nodes // racks
     return [
-        HeatGroup(
-            f"rack r{r}", tuple(HeatNode(f"gpu{r}{i:04d}", (0,) * cards) for i in range(per_rack))
-        )
+        HeatGroup(f"rack r{r}", tuple(HeatNode(f"gpu{r}{i:04d}", (0,) * cards) for i in range(per_rack)))
         for r in range(racks)
     ]
 
