@@ -45,7 +45,6 @@ class History:
 SAMPLER: Final = web.AppKey("sampler", Sampler)
 HUB: Final = web.AppKey("hub", StreamHub)
 HISTORY: Final = web.AppKey("history", History)
-LAST_TICK: Final = web.AppKey("last_tick", list[float])
 
 routes = web.RouteTableDef()
 
@@ -72,7 +71,6 @@ def create_app(
     name = node or default_node()
     app[SAMPLER] = Sampler(collectors, node=name, interval_s=interval_s, deadline_s=tick_deadline_s)
     app[HUB] = StreamHub(name, __version__, interval_s)
-    app[LAST_TICK] = [0.0]
     if store is not None:
         app[HISTORY] = History(store, retention_s)
         app.cleanup_ctx.append(_history)
@@ -97,7 +95,6 @@ async def _tick(app: web.Application) -> None:
     sampler = app[SAMPLER]
     await sampler.tick()
     app[HUB].publish(sampler.cards, sampler.statuses, sampler.clock())
-    app[LAST_TICK][0] = time.monotonic()
     if HISTORY in app:
         app[HISTORY].store.add(sampler.fresh)
 
@@ -134,7 +131,8 @@ async def _flush_forever(history: History) -> None:
 
 
 def _tick_age_s(app: web.Application) -> float:
-    return time.monotonic() - app[LAST_TICK][0]
+    last = app[SAMPLER].last_tick_at
+    return math.inf if last is None else time.monotonic() - last
 
 
 def _stall_after_s(app: web.Application) -> float:
@@ -219,7 +217,7 @@ async def healthz(request: web.Request) -> web.Response:
         "v": WIRE_VERSION,
         "alive": alive,
         "collectors_ok": all(s.ok for s in statuses),
-        "last_tick_age_s": round(age_s, 3),
+        "last_tick_age_s": round(age_s, 3) if math.isfinite(age_s) else None,
         "collectors": [status_to_wire(s) for s in statuses],
     }
     return _json(body, status=200 if alive else 503)

@@ -1,19 +1,23 @@
 """The tick loop: read every collector off the event loop, each tick under a deadline.
 
-A blocking read (NVML, ``npu-smi``) runs in a thread. A collector that misses the deadline keeps its last
-good values, marked stale with the reason, and is not called again until its stuck read returns (a thread
-in a blocking call cannot be killed) and its backoff has passed. A failing collector never stops the others.
+A blocking read (NVML, ``npu-smi``) runs in a daemon thread of its own rather than `asyncio.to_thread`:
+a thread stuck in a driver call cannot be killed, and the default executor's threads are joined at exit,
+so one wedged read would stop the agent from shutting down. A collector that misses the deadline keeps
+its last good values, marked stale with the reason, and is not called again until its stuck read returns
+and its backoff has passed. A failing collector never stops the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Any, Final
 
 from cardwatch.collectors import Collector, CollectorStatus
 from cardwatch.model import NUMERIC_FIELDS, CardSample, CardState
@@ -55,6 +59,7 @@ class Sampler:
         self.clock = clock
         self._slots = [_Slot(c, _name_of(c)) for c in collectors]
         self.fresh: list[CardSample] = []
+        self.last_tick_at: float | None = None
 
     @property
     def cards(self) -> dict[int, CardSample]:
@@ -74,7 +79,7 @@ class Sampler:
         now = time.monotonic()
         for slot in self._slots:
             if slot.read is None and now >= slot.retry_at:
-                slot.read = asyncio.ensure_future(asyncio.to_thread(slot.collector.read))
+                slot.read = _read_in_thread(slot)
                 slot.started = now
         running = [slot.read for slot in self._slots if slot.read is not None]
         if running:
@@ -82,6 +87,7 @@ class Sampler:
         self.fresh = []
         for slot in self._slots:
             self._settle(slot)
+        self.last_tick_at = time.monotonic()
 
     def _settle(self, slot: _Slot) -> None:
         if slot.read is None:
@@ -131,6 +137,32 @@ class Sampler:
         for slot in self._slots:
             if slot.read is None:
                 _close_quietly(slot)
+
+
+def _read_in_thread(slot: _Slot) -> asyncio.Future[list[CardSample]]:
+    """Start one blocking read in a daemon thread; the future settles on the loop when it returns."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[list[CardSample]] = loop.create_future()
+
+    def read() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (slot.collector.read(), None)
+        except Exception as exc:
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed while the read was stuck
+            loop.call_soon_threadsafe(_settle_future, future, *outcome)
+
+    threading.Thread(target=read, name=f"cardwatch-read-{slot.name}", daemon=True).start()
+    return future
+
+
+def _settle_future(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
 
 
 def _name_of(collector: Collector) -> str:

@@ -148,3 +148,39 @@ def test_busy_port_is_a_clear_error(free_port: int) -> None:
         )
     assert result.returncode == 1
     assert f"cannot serve on 127.0.0.1:{free_port}" in result.stderr and "Traceback" not in result.stderr
+
+
+HUNG_AGENT = """
+import sys, threading
+from aiohttp import web
+from cardwatch.agent.app import create_app
+from cardwatch.collectors.sim import SimCollector
+
+class Wedged(SimCollector):
+    name = "wedged"
+    def read(self):
+        if self.tick:
+            threading.Event().wait()  # a driver call that never returns
+        return super().read()
+
+app = create_app([Wedged(node="n1", cards=1)], interval_s=0.05, tick_deadline_s=0.1, node="n1")
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *_: print("ready", flush=True))
+"""
+
+
+def test_a_read_stuck_forever_does_not_block_shutdown(free_port: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HUNG_AGENT, str(free_port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        wait_for(
+            lambda: get_json(free_port, "/v1/snapshot")["cards"][0].get("state") == "stale", "stale card"
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
