@@ -36,10 +36,14 @@ def csv_rows(rows: Iterable[CardRow]) -> Iterator[list[str]]:
     """The header row, then one row of cells per card."""
     yield list(CSV_COLUMNS)
     for sample, health in rows:
-        cells = [iso_utc(sample.ts), sample.key]
-        cells.extend(_cell(getattr(sample, name)) for name in SAMPLE_COLUMNS)
+        cells = sample_cells(sample, SAMPLE_COLUMNS)
         cells.extend(_health_cells(health))
         yield cells
+
+
+def sample_cells(sample: CardSample, columns: Iterable[str]) -> list[str]:
+    """Time, key and the named fields of one sample as cells: shared by the ``e`` key and `cardwatch export`."""
+    return [iso_utc(sample.ts), sample.key, *(_cell(getattr(sample, name)) for name in columns)]
 
 
 def _cell(value: Any) -> str:
