@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from cardwatch.health_compute import effective_compute
 from cardwatch.health_config import ConfigError, HealthConfig, load_config
-from cardwatch.health_events import EVENT_RULES
+from cardwatch.health_events import EVENT_RULES, stuck_finding
 from cardwatch.health_peers import PEER_RULES, PeerStats, compute_peers, peer_group
 from cardwatch.health_rules import SAMPLE_RULES
 from cardwatch.health_summary import FleetSummary, GroupSummary, ModelSpread, summarize
@@ -65,8 +65,12 @@ class _Card:
 class HealthEngine:
     """Verdicts for every card the fleet model feeds in; see docs/health-rules.md for the rules."""
 
-    def __init__(self, config: HealthConfig | None = None) -> None:
+    def __init__(
+        self, config: HealthConfig | None = None, *, peer_scope: Callable[[str], str] | None = None
+    ) -> None:
+        """`peer_scope(key)` (rack, job) narrows peers to cards of the same model in the same scope."""
         self.config = config or HealthConfig()
+        self.peer_scope = peer_scope
         self._cards: dict[str, _Card] = {}
         self._health: dict[str, CardHealth] = {}
         self._peers: dict[str, PeerStats] = {}
@@ -75,7 +79,8 @@ class HealthEngine:
     def observe(self, samples: Iterable[CardSample], now: float) -> list[HealthChange]:
         """Take new samples, re-evaluate those cards, and return the reasons raised or cleared."""
         fresh = [self._remember(s) for s in samples]
-        self._peers = compute_peers((c.window for c in self._cards.values() if c.window.samples), self.config)
+        windows = (c.window for c in self._cards.values())
+        self._peers = compute_peers(windows, self.config, self._peer_key)
         changes: list[HealthChange] = []
         for key, card in fresh:
             findings = self._findings(card.window)
@@ -89,7 +94,10 @@ class HealthEngine:
         changes: list[HealthChange] = []
         for key in keys:
             card = self._cards.get(key) or self._new_card(key)
-            stale = Finding(code, Level.UNKNOWN, reason, Action.WATCH, immediate=True)
+            if code == "COLLECTOR_STUCK":
+                stale = stuck_finding(reason, now, card.window, self.config)
+            else:
+                stale = Finding(code, Level.UNKNOWN, reason, Action.WATCH, immediate=True)
             self._track(key, card, [stale], now, changes, frozen=True)
         return changes
 
@@ -128,6 +136,11 @@ class HealthEngine:
         """Totals by level, compute delivered, costliest cards, per group, and per-model clock spread."""
         return summarize(self._health, self._peers, group_of, self.config.top_n)
 
+    def _peer_key(self, s: CardSample) -> str:
+        if self.peer_scope is None:
+            return peer_group(s)
+        return f"{self.peer_scope(s.key)}: {peer_group(s)}"
+
     def _remember(self, s: CardSample) -> tuple[str, _Card]:
         key = s.key
         card = self._cards.get(key) or self._new_card(key)
@@ -147,7 +160,7 @@ class HealthEngine:
             return out
         for rule in SAMPLE_RULES:
             rule(s, w, cfg, out)
-        peers = self._peers.get(peer_group(s))
+        peers = self._peers.get(self._peer_key(s))
         if peers is not None:
             for peer_rule in PEER_RULES:
                 peer_rule(s, w, peers, cfg, out)
@@ -225,7 +238,9 @@ class HealthEngine:
         stale = next((r for r in reasons if r.code in STALE_CODES), None)
         reasons.sort(key=lambda r: (-_current_level(r, stale is not None), r.since_ts, r.code))
         level = max((_current_level(r, stale is not None) for r in reasons), default=Level.OK)
-        if stale is None and card.window.samples:
+        if stale is not None and stale.code == "COLLECTOR_STUCK" and stale.level >= Level.DEGRADED:
+            compute, basis = 0.0, f"hung: {stale.message}"
+        elif stale is None and card.window.samples:
             failed = next((r.code for r in reasons if r.level is Level.FAILED), None)
             compute, basis = effective_compute(card.window, self.config, failed)
         else:

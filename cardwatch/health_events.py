@@ -70,8 +70,8 @@ def card_state(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Findin
 
 def stuck_finding(reason: str, now: float, w: CardWindow, cfg: HealthConfig) -> Finding:
     """A collector stuck past its deadline is unknown at first; stuck for long, it usually is a hung card."""
-    fresh = [old.ts for old in w.samples if old.state is CardState.OK]
-    stuck_s = now - fresh[-1] if fresh else 0.0
+    start = w.last_ok_ts if w.last_ok_ts is not None else w.first_ts
+    stuck_s = now - start if start is not None else 0.0
     if stuck_s >= cfg.stuck_degraded_s > 0:
         msg = f"collector stuck for {stuck_s:.0f} s ({reason}): a hung driver call often means a hung card"
         return Finding("COLLECTOR_STUCK", Level.DEGRADED, msg, Action.REBOOT_NODE, immediate=True)

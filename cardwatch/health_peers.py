@@ -58,12 +58,14 @@ def peer_group(s: CardSample) -> str:
     return s.model or f"{s.vendor} (model unknown)"
 
 
-def compute_peers(windows: Iterable[CardWindow], cfg: HealthConfig) -> dict[str, PeerStats]:
-    """Group every known card by model and compute its baselines."""
+def compute_peers(
+    windows: Iterable[CardWindow], cfg: HealthConfig, key: Callable[[CardSample], str] = peer_group
+) -> dict[str, PeerStats]:
+    """Group every known card by model (or by `key`) and compute each group's baselines."""
     groups: dict[str, list[CardWindow]] = {}
     for w in windows:
         if w.latest is not None:
-            groups.setdefault(peer_group(w.latest), []).append(w)
+            groups.setdefault(key(w.latest), []).append(w)
     return {name: _group_stats(name, members, cfg) for name, members in groups.items()}
 
 

@@ -86,16 +86,19 @@ def power_cap(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding
 
 
 def clock_low(s: CardSample, w: CardWindow, cfg: HealthConfig, out: list[Finding]) -> None:
-    """SM clock well under max while busy and no throttle reason explains it (devfreq has its own rule)."""
-    if s.source == "sysfs" or s.sm_clock_mhz is None or not s.sm_clock_max_mhz:
-        return
-    if w.limits or not w.busy:
+    """SM clock well under max while busy (busy excludes idle-throttled): compute lost, whatever the cause."""
+    if not w.busy or s.sm_clock_mhz is None or not s.sm_clock_max_mhz:
         return
     ratio = s.sm_clock_mhz / s.sm_clock_max_mhz
     if ratio < 1 - cfg.clock_low_frac:
-        why = (
-            "no throttle reason reported" if s.throttle is not None else "vendor reports no throttle reasons"
-        )
+        if w.limits:
+            why = f"limited by {', '.join(sorted(w.limits))}"
+        else:
+            why = (
+                "no throttle reason reported"
+                if s.throttle is not None
+                else "vendor reports no throttle reasons"
+            )
         msg = f"SM clock {s.sm_clock_mhz:.0f}/{s.sm_clock_max_mhz:.0f} MHz ({ratio:.0%}) while busy, {why}"
         out.append(Finding("CLOCK_LOW", Level.DEGRADED, msg, Action.WATCH))
 

@@ -44,6 +44,8 @@ class CardWindow:
         "ecc_rate_h",
         "events",
         "fair",
+        "first_ts",
+        "last_ok_ts",
         "latest",
         "limits",
         "load_count",
@@ -59,6 +61,8 @@ class CardWindow:
         self.counters: deque[CounterPoint] = deque(maxlen=max(cfg.rate_window_samples, 2))
         self.events: dict[int, float] = {}
         self.latest: CardSample | None = None
+        self.first_ts: float | None = None
+        self.last_ok_ts: float | None = None
         self.limits: frozenset[str] | None = None
         self.busy = False
         self.fair = False
@@ -71,6 +75,8 @@ class CardWindow:
         """Remember a sample; counters only when the card answered, so a lost card breaks no rate."""
         self.samples.append(s)
         self.latest = s
+        if self.first_ts is None:
+            self.first_ts = s.ts
         for xid in s.xids:
             self.events[xid] = s.ts
         answered = s.state is CardState.OK
@@ -79,6 +85,7 @@ class CardWindow:
         self.fair = self.busy and not self.limits and is_busy(s, cfg.straggler_util_min_pct)
         self._push_load(_load(s) if self.busy else None)
         if answered:
+            self.last_ok_ts = s.ts
             self.counters.append(CounterPoint(s.ts, s.ecc_corrected_volatile, s.pcie_replay_count))
             rate = counter_rate(self.counters, 1, cfg.rate_min_span_s)
             self.ecc_rate_h = None if rate is None else rate[0] * 3600

@@ -237,3 +237,50 @@ def test_same_input_gives_same_verdicts() -> None:
         changes = feed(engine, [h100(sm_clock_mhz=1700.0, temp_c=88.0, xids=(13,))] * 4)
         runs.append((changes, dict(engine.all())))
     assert runs[0] == runs[1]
+
+
+def test_clock_low_names_the_limit_that_explains_it() -> None:
+    engine = HealthEngine()
+    feed(
+        engine,
+        [h100(sm_clock_mhz=1188.0, throttle=frozenset({Throttle.SW_THERMAL, Throttle.SYNC_BOOST}))] * 3,
+    )
+    reason = next(r for r in engine.health(SUBJECT).reasons if r.code == "CLOCK_LOW")
+    assert reason.message == "SM clock 1188/1980 MHz (60%) while busy, limited by sw_thermal"
+
+
+def test_idle_throttled_card_is_not_clock_low() -> None:
+    engine = HealthEngine()
+    feed(engine, [h100(sm_clock_mhz=345.0, throttle=frozenset({Throttle.IDLE}))] * 5)
+    assert codes(engine) == []
+
+
+def test_collector_stuck_long_means_hung_and_zero_compute() -> None:
+    engine = HealthEngine(HealthConfig(stuck_degraded_s=60))
+    feed(engine, [h100()])
+    engine.mark_unknown([SUBJECT], T0 + 30, "read pending 30 s", code="COLLECTOR_STUCK")
+    assert (engine.health(SUBJECT).level, engine.health(SUBJECT).effective_compute) == (Level.UNKNOWN, None)
+    changes = engine.mark_unknown([SUBJECT], T0 + 90, "read pending 90 s", code="COLLECTOR_STUCK")
+    health = engine.health(SUBJECT)
+    assert [(c.code, c.level) for c in changes] == [("COLLECTOR_STUCK", Level.DEGRADED)]
+    assert (health.level, health.effective_compute) == (Level.DEGRADED, 0.0)
+    assert health.compute_basis.startswith("hung: collector stuck for 90 s")
+
+
+def test_peer_scope_compares_only_within_the_scope() -> None:
+    slow_rack = [h100("rack2-n1", i, T0, sm_clock_mhz=1700.0) for i in range(6)]
+
+    def run(engine: HealthEngine) -> set[str]:
+        for tick in range(4):
+            ts = T0 + tick
+            engine.observe([replace(s, ts=ts) for s in slow_rack] + peers(tick, ts, count=20), ts)
+        return {k for k, h in engine.all().items() if any(r.code == "STRAGGLER_CLOCK" for r in h.reasons)}
+
+    assert run(HealthEngine()) == {s.key for s in slow_rack}
+    assert run(HealthEngine(peer_scope=lambda key: key.split("-")[0])) == set()
+
+
+def test_every_failed_xid_is_sticky() -> None:
+    from cardwatch.health_events import XIDS
+
+    assert all(m.sticky for m in XIDS.values() if m.level is Level.FAILED)

@@ -13,8 +13,8 @@ PROFILES = ("nvidia-h100", "ascend-910b", "riscv-th1520")
 EXPECTED: dict[str, dict[str, set[str]]] = {
     "nvidia-h100": {
         "healthy": set(),
-        "thermal": {"THERMAL_SLOWDOWN", "HW_SLOWDOWN", "TEMP_NEAR_SLOWDOWN"},
-        "power_cap": {"POWER_CAP", "POWER_LIMIT_LOW"},
+        "thermal": {"THERMAL_SLOWDOWN", "HW_SLOWDOWN", "TEMP_NEAR_SLOWDOWN", "CLOCK_LOW"},
+        "power_cap": {"POWER_CAP", "POWER_LIMIT_LOW", "CLOCK_LOW"},
         "hbm_hot": {"MEM_TEMP_NEAR_LIMIT"},
         "ecc_storm": {"ECC_CORRECTED_RATE"},
         "link_down": {"PCIE_DOWNTRAINED", "PCIE_REPLAY_RATE"},
@@ -33,7 +33,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     },
     "riscv-th1520": {
         "healthy": set(),
-        "thermal": {"THERMAL_SLOWDOWN", "TEMP_NEAR_SLOWDOWN"},
+        "thermal": {"THERMAL_SLOWDOWN", "TEMP_NEAR_SLOWDOWN", "CLOCK_LOW"},
         "power_cap": {"CLOCK_LOW"},
         "hbm_hot": set(),
         "ecc_storm": set(),
