@@ -123,11 +123,6 @@ class SampleStore:
         rows = rows[:limit]
         return HistoryPage([row_to_sample(r) for r in rows], rows[-1]["id"] if more else None)
 
-    def integrity(self) -> str:
-        """SQLite's own verdict on the file (``ok`` when sound)."""
-        with self._lock:
-            return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
-
     def close(self) -> None:
         """Flush what is queued and close the database."""
         self.flush()

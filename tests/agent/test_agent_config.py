@@ -80,3 +80,26 @@ def test_durations(value: object, seconds: float) -> None:
 def test_listen_parses_ipv6() -> None:
     assert parse_listen("[::1]:9464") == ("::1", 9464)
     assert parse_listen("gpu-01:1") == ("gpu-01", 1)
+
+
+def test_cli_reads_the_config_file_and_its_options_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from cardwatch.agent import cli as agent_cli
+    from cardwatch.cli import cli
+
+    served: list[AgentConfig] = []
+    monkeypatch.setattr(agent_cli, "serve", served.append)
+    path = tmp_path / "agent.toml"
+    path.write_text('listen = "0.0.0.0:9000"\ninterval = 5\ninsecure = true\nretention = "1d"\n')
+    result = CliRunner().invoke(
+        cli, ["agent", "--config", str(path), "--interval", "2", "--collector", "sim"]
+    )
+    assert result.exit_code == 0, result.output
+    assert served == [
+        AgentConfig(
+            host="0.0.0.0", port=9000, interval_s=2.0, collectors=("sim",), retention_s=86400.0, insecure=True
+        )
+    ]
