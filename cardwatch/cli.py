@@ -37,3 +37,7 @@ cli.add_command(agent)
 from cardwatch.fleet_cli import fleet  # noqa: E402
 
 cli.add_command(fleet)
+
+from cardwatch.record_cli import record  # noqa: E402
+
+cli.add_command(record)
