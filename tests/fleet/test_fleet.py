@@ -239,3 +239,17 @@ def test_resync_snapshot_after_dropped_frames_is_logged(make_fleet: Callable[...
     assert fleet.apply_frame(URL, resync, T0 + 2) is None
     assert fleet.events.newest(URL)[0].message.startswith("agent dropped 7 frames")
     assert fleet.agent(URL).seq == resync["seq"]
+
+
+def test_stale_agent_cards_go_unknown_and_recover_when_ticks_resume(make_fleet: Callable[..., Fleet]) -> None:
+    fleet, stream = make_fleet(URL), SimStream("gpu01", cards=2)
+    fleet.apply_frame(URL, stream.snapshot(), T0)
+    fleet.evaluate(T0)
+    fleet.check_staleness(T0 + 10)
+    fleet.evaluate(T0 + 10)
+    verdict = fleet.health("gpu01/0")
+    assert verdict is not None and verdict.level is Level.UNKNOWN
+    assert "agent stale: no frame for 10.0 s" in verdict.reasons[0].message
+    fleet.apply_frame(URL, stream.tick(), T0 + 11)
+    fleet.evaluate(T0 + 11)
+    assert {fleet.health(c.key).level for c in fleet.cards()} == {Level.OK}
