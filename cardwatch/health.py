@@ -7,6 +7,7 @@ Pure and deterministic: time comes in as `now`, nothing is read or written. Only
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 
 from cardwatch.health_compute import effective_compute
 from cardwatch.health_config import ConfigError, HealthConfig, load_config
@@ -77,14 +78,18 @@ class HealthEngine:
         self._mask = (1 << max(self.config.raise_m, 1)) - 1
 
     def observe(self, samples: Iterable[CardSample], now: float) -> list[HealthChange]:
-        """Take new samples, re-evaluate those cards, and return the reasons raised or cleared."""
+        """Take new samples, re-evaluate those cards, and return the reasons raised or cleared.
+
+        Times in verdicts and changes come from the samples, so replaying a recording gives the same
+        result; `now` is the caller's clock, kept for symmetry with `mark_unknown` and `acknowledge`.
+        """
         fresh = [self._remember(s) for s in samples]
         windows = (c.window for c in self._cards.values())
         self._peers = compute_peers(windows, self.config, self._peer_key)
         changes: list[HealthChange] = []
-        for key, card in fresh:
-            findings = self._findings(card.window)
-            self._track(key, card, findings, card.window.latest.ts, changes)
+        for key, card, s in fresh:
+            unread = s.state is CardState.ERROR or s.state is CardState.STALE
+            self._track(key, card, self._findings(card.window), s.ts, changes, frozen=unread)
         return changes
 
     def mark_unknown(
@@ -112,8 +117,8 @@ class HealthEngine:
         return self._health.get(key)
 
     def all(self) -> Mapping[str, CardHealth]:
-        """Every card's current verdict, by key."""
-        return self._health
+        """Every card's current verdict, by key (a live read-only view)."""
+        return MappingProxyType(self._health)
 
     def peers(self) -> Mapping[str, PeerStats]:
         """The model-group baselines of the last `observe()` call."""
@@ -141,11 +146,11 @@ class HealthEngine:
             return peer_group(s)
         return f"{self.peer_scope(s.key)}: {peer_group(s)}"
 
-    def _remember(self, s: CardSample) -> tuple[str, _Card]:
+    def _remember(self, s: CardSample) -> tuple[str, _Card, CardSample]:
         key = s.key
         card = self._cards.get(key) or self._new_card(key)
         card.window.push(s, self.config)
-        return key, card
+        return key, card, s
 
     def _new_card(self, key: str) -> _Card:
         card = _Card(CardWindow(self.config))
@@ -175,7 +180,10 @@ class HealthEngine:
         changes: list[HealthChange],
         frozen: bool = False,
     ) -> None:
-        """Apply hysteresis: raise after N of the last M hits, clear after enough clean samples."""
+        """Apply hysteresis: raise after N of the last M hits, clear after enough clean samples.
+
+        `frozen` (no fresh reading) leaves reasons not in `findings` as they were: silence is not clean.
+        """
         if not findings and not card.trackers:
             self._publish_ok(key, card, ts)
             return

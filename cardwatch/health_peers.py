@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from statistics import median
+from typing import TypeGuard
 
 from cardwatch.health_config import HealthConfig
 from cardwatch.health_types import Action, Finding, Level
@@ -172,8 +173,8 @@ def _accelerating(w: CardWindow, cfg: HealthConfig) -> bool:
     return early >= 0 and late > early * cfg.ecc_accel_factor
 
 
-def _enough(spread: object, cfg: HealthConfig) -> bool:
-    return isinstance(spread, Spread) and spread.n >= cfg.straggler_min_peers
+def _enough(spread: Spread | None, cfg: HealthConfig) -> TypeGuard[Spread]:
+    return spread is not None and spread.n >= cfg.straggler_min_peers
 
 
 def _peers(p: PeerStats, spread: Spread) -> str:

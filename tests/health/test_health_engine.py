@@ -284,3 +284,12 @@ def test_every_failed_xid_is_sticky() -> None:
     from cardwatch.health_events import XIDS
 
     assert all(m.sticky for m in XIDS.values() if m.level is Level.FAILED)
+
+
+def test_unreadable_samples_do_not_count_as_clean() -> None:
+    engine = HealthEngine()
+    hot = h100(temp_c=88.0)
+    unread = h100(state=CardState.ERROR, state_reason="Unknown Error")
+    feed(engine, [hot, hot, hot, *[unread] * 8])
+    assert codes(engine) == ["CARD_READ_ERROR", "STRAGGLER_TEMP", "TEMP_NEAR_SLOWDOWN"]
+    assert engine.health(SUBJECT).level is Level.UNKNOWN
