@@ -73,8 +73,8 @@ class StreamClient:
         """Queue a frame; on overflow replace everything queued by one snapshot that counts the drops."""
         if len(self.pending) >= MAX_PENDING_FRAMES:
             dropped = sum(1 + f.get("dropped", 0) for f in self.pending)
+            self.dropped_total += len(self.pending)
             self.pending.clear()
-            self.dropped_total += dropped
             frame = self.snapshot(dropped=dropped)
         self.pending.append(frame)
         self._ready.set()

@@ -149,3 +149,24 @@ def test_hub_deltas_carry_only_changes_and_resync_when_cards_vanish() -> None:
     assert frames[1]["cards"] == [sample_to_wire(card(0, temp_c=50.0)), sample_to_wire(card(1, temp_c=51.0))]
     assert frames[2]["cards"] == [{"index": 0, "temp_c": 52.0}]
     assert frames[3]["cards"] == [sample_to_wire(card(0, state=CardState.LOST, state_reason="gone"))]
+
+
+def test_overflow_replaces_the_queue_by_one_counting_snapshot() -> None:
+    hub = StreamHub("n1", "0", 1.0)
+    client = hub.subscribe()
+    status = [CollectorStatus("test", True, 1, 0.01, 1.0)]
+    ticks = MAX_PENDING_FRAMES + 3  # the first snapshot and MAX - 1 ticks fill the queue
+    for tick in range(ticks):
+        hub.publish({0: card(0, energy_j=float(tick))}, status, float(tick))
+        assert len(client.pending) <= MAX_PENDING_FRAMES
+    frames = list(client.pending)
+    assert frames[0]["kind"] == "snapshot" and frames[0]["dropped"] == MAX_PENDING_FRAMES
+    assert frames[0]["cards"][0]["energy_j"] == MAX_PENDING_FRAMES - 1
+    assert [f["kind"] for f in frames[1:]] == ["tick"] * 3
+    assert [f["cards"][0]["energy_j"] for f in frames[1:]] == [
+        float(t) for t in range(MAX_PENDING_FRAMES, ticks)
+    ]
+    for _ in range(2 * MAX_PENDING_FRAMES):
+        hub.publish({0: card(0)}, status, 0.0)
+    assert client.pending[0]["dropped"] > MAX_PENDING_FRAMES  # drops of a dropped snapshot are carried on
+    assert client.dropped_total == client.pending[0]["dropped"]
