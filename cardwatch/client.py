@@ -121,7 +121,6 @@ class FleetClient:
                     headers={"Authorization": f"Bearer {spec.token}"} if spec.token else None,
                     ssl=self._ssl_for(spec),
                     max_msg_size=self.max_msg_size,
-                    autoping=True,
                 )
         except Exception as exc:  # every failure to connect becomes the agent's state, with its reason
             raise _ended_by(exc, "connect") from None
