@@ -293,3 +293,24 @@ def test_unreadable_samples_do_not_count_as_clean() -> None:
     feed(engine, [hot, hot, hot, *[unread] * 8])
     assert codes(engine) == ["CARD_READ_ERROR", "STRAGGLER_TEMP", "TEMP_NEAR_SLOWDOWN"]
     assert engine.health(SUBJECT).level is Level.UNKNOWN
+
+
+def test_corrected_ecc_shared_by_the_whole_group_is_the_baseline_not_a_storm() -> None:
+    engine = HealthEngine()
+    for tick in range(6):
+        ts = T0 + tick
+        fleet = [h100("gpu-c", i, ts, ecc_corrected_volatile=100 * tick) for i in range(8)]
+        engine.observe(fleet, ts)
+    assert all(h.reasons == () for h in engine.all().values())
+    assert engine.peers()["NVIDIA H100 80GB HBM3"].ecc_rate_per_h > HealthConfig().ecc_corrected_per_hour
+
+
+@pytest.mark.parametrize(
+    ("raise_n", "raise_m", "expected"), [(2, 2, ".RR..R"), (3, 3, "..R..."), (1, 1, "RRR.RR")]
+)
+def test_k_consecutive_hysteresis_from_config(raise_n: int, raise_m: int, expected: str) -> None:
+    from health_helpers import RuleSpec, run_pattern
+
+    cfg = HealthConfig(raise_n=raise_n, raise_m=raise_m, clear_after=1)
+    spec = RuleSpec("TEMP_NEAR_SLOWDOWN", Level.WATCH, lambda t: {"temp_c": 88.0}, "88", config=cfg)
+    assert run_pattern(spec, "HHHCHH")[0] == expected
