@@ -41,3 +41,8 @@ cli.add_command(fleet)
 from cardwatch.record_cli import record  # noqa: E402
 
 cli.add_command(record)
+
+from cardwatch.export_cli import export, report  # noqa: E402
+
+cli.add_command(export)
+cli.add_command(report)
