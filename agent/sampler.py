@@ -102,10 +102,20 @@ class Sampler:
         except Exception as exc:
             self._fail(slot, _describe(exc), elapsed)
             return
-        slot.cards = {s.index: self._own(s) for s in samples}
+        taken = self._indexes_before(slot)
+        slot.cards = {s.index: self._own(s) for s in samples if s.index not in taken}
         self.fresh.extend(slot.cards.values())
         slot.failures, slot.retry_at = 0, 0.0
-        self._set_status(slot, ok=True, duration_s=elapsed)
+        clash = sorted({s.index for s in samples} & taken)
+        error = f"card indexes {clash} are already served by an earlier collector" if clash else None
+        self._set_status(slot, ok=not clash, duration_s=elapsed, error=error)
+
+    def _indexes_before(self, slot: _Slot) -> set[int]:
+        """Card indexes claimed by collectors configured before `slot` (the first one keeps an index)."""
+        taken: set[int] = set()
+        for other in self._slots[: self._slots.index(slot)]:
+            taken.update(other.cards)
+        return taken
 
     def _fail(self, slot: _Slot, error: str, elapsed: float) -> None:
         if slot.status is None or slot.status.ok or slot.read is None:

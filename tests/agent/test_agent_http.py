@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from agent_helpers import CounterCollector, HangingCollector, card
 
+from cardwatch.agent import metrics
 from cardwatch.agent.app import create_app
-from cardwatch.collectors.sim import SimCollector
+from cardwatch.collectors import CollectorStatus
+from cardwatch.collectors.sim import LOST_AFTER_TICKS, PROFILES, SCENARIOS, SimCollector
 from cardwatch.store import SampleStore
 from cardwatch.wire import sample_from_wire, status_from_wire
 
@@ -126,7 +129,7 @@ async def test_metrics_pass_promtool_and_match_the_snapshot(aiohttp_client) -> N
             SimCollector(
                 node="n1", cards=4, seed=1, scenarios={1: "thermal", 2: "ecc_storm"}, profile="nvidia-h100"
             ),
-            SimCollector(node="n1", cards=1, profile="riscv-th1520"),
+            CounterCollector(cards=1, first_index=8),
         ],
         node="n1",
         interval_s=60,
@@ -149,6 +152,29 @@ async def test_metrics_pass_promtool_and_match_the_snapshot(aiohttp_client) -> N
     assert float(line.rsplit(" ", 1)[1]) == temp
     assert 'reason="hw_thermal"' in text and "cardwatch_card_ecc_errors_total{" in text
     assert 'cardwatch_collector_success{collector="sim"} 1.0' in text
+    assert 'cardwatch_collector_success{collector="counter"} 1.0' in text
+    card_8 = [ln for ln in text.splitlines() if 'card="8"' in ln]
+    assert any(ln.startswith("cardwatch_card_energy_joules_total{") for ln in card_8)
+    assert not any(ln.startswith("cardwatch_card_power_watts{") for ln in card_8)  # unknown: no series, not 0
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_metrics_for_every_sim_profile_and_scenario_pass_promtool() -> None:
+    cards, statuses = {}, []
+    for offset, profile in enumerate(PROFILES):
+        sim = SimCollector(
+            node="n1", profile=profile, cards=len(SCENARIOS), scenarios=dict(enumerate(SCENARIOS))
+        )
+        for _ in range(LOST_AFTER_TICKS + 1):
+            samples = sim.read()
+        cards.update({offset * 100 + s.index: replace(s, index=offset * 100 + s.index) for s in samples})
+        statuses.append(CollectorStatus(f"sim-{profile}", True, len(samples), 0.01, 1.0))
+    text = metrics.render(cards, statuses).decode()
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert 'reason="sysfs:cooling_device"' in text and 'state="lost"' in text and 'health="Warning"' in text
 
 
 async def test_agent_prunes_history_older_than_retention(aiohttp_client, tmp_path: Path) -> None:

@@ -98,3 +98,15 @@ async def test_fresh_holds_only_samples_read_this_tick() -> None:
         assert {s.index for s in sampler.fresh} == {0}
     finally:
         hanging.release.set()
+
+
+async def test_clashing_card_indexes_keep_the_first_collector_and_say_so() -> None:
+    first, second = CounterCollector(cards=2), CounterCollector(cards=2, first_index=1)
+    second.name = "second"
+    sampler = Sampler([first, second], node="n1", interval_s=1.0)
+    await sampler.tick()
+    assert sorted(sampler.cards) == [0, 1, 2]
+    assert sampler.cards[1].energy_j == first.reads
+    status = {s.name: s for s in sampler.statuses}
+    assert status["counter"].ok and not status["second"].ok
+    assert "[1]" in status["second"].error and status["second"].cards == 1
