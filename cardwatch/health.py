@@ -41,7 +41,7 @@ STALE_CODES = frozenset({"STALE_AGENT", "COLLECTOR_STUCK", "CARD_READ_ERROR"})
 class _Tracker:
     """Hysteresis of one reason on one card: recent hits as bits, whether raised, clean streak."""
 
-    __slots__ = ("acked", "active", "clean", "finding", "hits", "since_ts")
+    __slots__ = ("acked_by", "active", "clean", "finding", "hits", "since_ts")
 
     def __init__(self, finding: Finding, since_ts: float) -> None:
         self.finding = finding
@@ -49,18 +49,17 @@ class _Tracker:
         self.hits = 0
         self.active = False
         self.clean = 0
-        self.acked = False
+        self.acked_by: str | None = None
 
 
 class _Card:
     """Everything the engine keeps about one card."""
 
-    __slots__ = ("health", "trackers", "window")
+    __slots__ = ("trackers", "window")
 
     def __init__(self, window: CardWindow) -> None:
         self.window = window
         self.trackers: dict[str, _Tracker] = {}
-        self.health: CardHealth | None = None
 
 
 class HealthEngine:
@@ -130,7 +129,7 @@ class HealthEngine:
         tracker = card.trackers.get(code) if card else None
         if card is None or tracker is None or not tracker.active:
             return None
-        tracker.acked = True
+        tracker.acked_by = who
         f = tracker.finding
         if not tracker.hits & 1:
             del card.trackers[code]
@@ -219,7 +218,7 @@ class HealthEngine:
             if not tracker.hits:
                 del card.trackers[code]
             return
-        if f.sticky and not tracker.acked:
+        if f.sticky and tracker.acked_by is None:
             return
         if f.immediate or tracker.clean >= self.config.clear_after:
             del card.trackers[code]
@@ -228,33 +227,29 @@ class HealthEngine:
     def _publish_ok(self, key: str, card: _Card, ts: float) -> None:
         """The common case, kept cheap: no reason active or pending."""
         compute, basis = effective_compute(card.window, self.config, None)
-        card.health = self._health[key] = CardHealth(key, Level.OK, (), compute, basis, ts)
+        self._health[key] = CardHealth(key, Level.OK, (), compute, basis, ts)
 
     def _publish(self, key: str, card: _Card, ts: float) -> None:
-        reasons = [
-            Reason(
-                t.finding.code,
-                t.finding.level,
-                t.finding.message,
-                t.since_ts,
-                t.finding.action,
-                t.finding.sticky,
-            )
-            for t in card.trackers.values()
-            if t.active
-        ]
+        reasons = [_reason(t) for t in card.trackers.values() if t.active]
         stale = next((r for r in reasons if r.code in STALE_CODES), None)
         reasons.sort(key=lambda r: (-_current_level(r, stale is not None), r.since_ts, r.code))
         level = max((_current_level(r, stale is not None) for r in reasons), default=Level.OK)
+        compute, basis = self._compute(card, reasons, stale)
+        self._health[key] = CardHealth(key, level, tuple(reasons), compute, basis, ts)
+
+    def _compute(self, card: _Card, reasons: list[Reason], stale: Reason | None) -> tuple[float | None, str]:
+        """Effective compute, except that a hung card delivers nothing and stale data says nothing."""
         if stale is not None and stale.code == "COLLECTOR_STUCK" and stale.level >= Level.DEGRADED:
-            compute, basis = 0.0, f"hung: {stale.message}"
-        elif stale is None and card.window.samples:
-            failed = next((r.code for r in reasons if r.level is Level.FAILED), None)
-            compute, basis = effective_compute(card.window, self.config, failed)
-        else:
-            compute, basis = None, f"unknown: {stale.message if stale else 'no sample yet'}"
-        card.health = CardHealth(key, level, tuple(reasons), compute, basis, ts)
-        self._health[key] = card.health
+            return 0.0, f"hung: {stale.message}"
+        if stale is not None or not card.window.samples:
+            return None, f"unknown: {stale.message if stale else 'no sample yet'}"
+        failed = next((r.code for r in reasons if r.level is Level.FAILED), None)
+        return effective_compute(card.window, self.config, failed)
+
+
+def _reason(t: _Tracker) -> Reason:
+    f = t.finding
+    return Reason(f.code, f.level, f.message, t.since_ts, f.action, f.sticky, t.acked_by)
 
 
 def _current_level(r: Reason, stale: bool) -> Level:

@@ -29,7 +29,10 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One active problem of one card, with the numbers and since when it holds."""
+    """One active problem of one card, with the numbers and since when it holds.
+
+    `acknowledged_by` names the operator who acknowledged it while its condition still held.
+    """
 
     code: str
     level: Level
@@ -37,6 +40,7 @@ class Reason:
     since_ts: float
     action: Action
     sticky: bool = False
+    acknowledged_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,8 @@ def test_acknowledged_reason_that_still_holds_stays_until_it_clears() -> None:
     engine = HealthEngine()
     feed(engine, [h100(xids=(79,), state=CardState.LOST)])
     assert engine.acknowledge(SUBJECT, "CARD_LOST", who="bob", now=T0 + 1) is not None
-    assert "CARD_LOST" in codes(engine)
+    lost = next(r for r in engine.health(SUBJECT).reasons if r.code == "CARD_LOST")
+    assert lost.acknowledged_by == "bob"
     engine.observe([h100(ts=T0 + 2)], T0 + 2)
     assert "CARD_LOST" not in codes(engine)
     assert "XID_79" in codes(engine), "the unacknowledged Xid stays"
