@@ -133,7 +133,7 @@ class HealthEngine:
         f = tracker.finding
         if not tracker.hits & 1:
             del card.trackers[code]
-            self._publish(key, card, now)
+        self._publish(key, card, self._health[key].ts)
         return HealthChange(key, code, "acknowledged", now, f.level, f.message, who)
 
     def summary(self, group_of: Callable[[str], str] | None = None) -> FleetSummary:
