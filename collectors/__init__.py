@@ -16,7 +16,7 @@ from typing import ClassVar, Final, Protocol, runtime_checkable
 from cardwatch.model import CardSample
 
 ENTRY_POINT_GROUP: Final = "cardwatch.collectors"
-AUTO_ORDER: Final = ("nvml", "ascend", "sysfs")
+AUTO_ORDER: Final = ("nvml", "ascend", "amd", "sysfs")
 """Vendors `auto` probes, in order; ``sim`` is never picked automatically."""
 
 
@@ -76,7 +76,11 @@ def load(name: str) -> type[Collector]:
 
 
 def detect(root: Path = Path("/")) -> list[str]:
-    """Names of the vendors present on this node, in `AUTO_ORDER`."""
+    """Names of the vendors present on this node, in `AUTO_ORDER`, none reading a card another one reads.
+
+    A collector whose cards another may also see (amd-smi and sysfs' amdgpu hwmon) has an ``overlaps``
+    classmethod naming which of the found collectors to drop.
+    """
     found = []
     for name in AUTO_ORDER:
         try:
@@ -84,7 +88,12 @@ def detect(root: Path = Path("/")) -> list[str]:
                 found.append(name)
         except (KeyError, CollectorUnavailable):
             continue
-    return found
+    dropped: set[str] = set()
+    for name in found:
+        overlaps = getattr(load(name), "overlaps", None)
+        if overlaps is not None:
+            dropped |= overlaps(found, root)
+    return [name for name in found if name not in dropped]
 
 
 def default_node() -> str:

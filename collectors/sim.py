@@ -39,6 +39,7 @@ class SimProfile:
     has_throttle: bool = True
     has_ecc: bool = True
     has_vendor_health: bool = False
+    thermal_reasons: frozenset[str] = frozenset({Throttle.SW_THERMAL, Throttle.HW_THERMAL})
 
 
 PROFILES: Final[dict[str, SimProfile]] = {
@@ -82,6 +83,19 @@ PROFILES: Final[dict[str, SimProfile]] = {
         power_limit_w=None,
         mem_total_mib=None,
         has_ecc=False,
+        thermal_reasons=frozenset({Throttle.SW_THERMAL, "sysfs:cooling_device"}),
+    ),
+    "amd-mi300x": SimProfile(
+        vendor="amd",
+        model="AMD Instinct MI300X",
+        temp_busy_c=68.0,
+        temp_slowdown_c=None,
+        temp_shutdown_c=None,
+        sm_clock_max_mhz=2100.0,
+        power_busy_w=690.0,
+        power_limit_w=750.0,
+        mem_total_mib=196592.0,
+        thermal_reasons=frozenset({Throttle.HW_THERMAL, "amd-smi:SOCKET_THERMAL"}),
     ),
 }
 
@@ -208,9 +222,7 @@ def _healthy(s: CardSample, p: SimProfile, tick: int, rng: random.Random) -> Car
 def _thermal(s: CardSample, p: SimProfile, tick: int, rng: random.Random) -> CardSample:
     """Hot card under load: clocks pulled down by thermal slowdown."""
     hot_c = (p.temp_slowdown_c or 95.0) - 2 + rng.uniform(0, 1.5)
-    throttle = frozenset({Throttle.SW_THERMAL, Throttle.HW_THERMAL}) if p.has_throttle else None
-    if p.vendor == "thead":
-        throttle = frozenset({Throttle.SW_THERMAL, "sysfs:cooling_device"})
+    throttle = p.thermal_reasons if p.has_throttle else None
     return replace(
         s,
         temp_c=round(hot_c, 1),
