@@ -75,15 +75,19 @@ class Sampler:
         return [slot.status for slot in self._slots if slot.status is not None]
 
     async def tick(self) -> None:
-        """Start due reads, wait for them up to the deadline, then fold in what came back."""
+        """Start due reads, wait for them up to the deadline, then fold in what came back.
+
+        Reads still stuck from an earlier tick are only checked, not waited for, so they cost no time.
+        """
         now = time.monotonic()
+        started = []
         for slot in self._slots:
             if slot.read is None and now >= slot.retry_at:
                 slot.read = _read_in_thread(slot)
                 slot.started = now
-        running = [slot.read for slot in self._slots if slot.read is not None]
-        if running:
-            await asyncio.wait(running, timeout=self.deadline_s)
+                started.append(slot.read)
+        if started:
+            await asyncio.wait(started, timeout=self.deadline_s)
         self.fresh = []
         for slot in self._slots:
             self._settle(slot)

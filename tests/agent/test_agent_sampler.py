@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from agent_helpers import CounterCollector, GarbageCollector, HangingCollector, RaisingCollector, card
@@ -12,7 +13,7 @@ from cardwatch.model import CardState
 
 async def test_hung_collector_goes_stale_and_never_blocks_the_others() -> None:
     hanging, healthy = HangingCollector(), CounterCollector(cards=2)
-    sampler = Sampler([hanging, healthy], node="n1", interval_s=0.01, deadline_s=0.05)
+    sampler = Sampler([hanging, healthy], node="n1", interval_s=0.01, deadline_s=0.5)
     try:
         await sampler.tick()
         assert sampler.cards[100].state is CardState.OK
@@ -33,12 +34,16 @@ async def test_hung_collector_goes_stale_and_never_blocks_the_others() -> None:
 
 async def test_hung_collector_recovers_once_its_read_returns() -> None:
     hanging = HangingCollector()
-    sampler = Sampler([hanging], node="n1", interval_s=0.001, deadline_s=0.05)
+    sampler = Sampler([hanging], node="n1", interval_s=0.001, deadline_s=0.5)
     await sampler.tick()
     await sampler.tick()
     assert sampler.cards[100].state is CardState.STALE
     hanging.release.set()
-    await sampler.tick()
+    for _ in range(500):
+        await sampler.tick()
+        if sampler.cards[100].state is CardState.OK:
+            break
+        await asyncio.sleep(0.01)
     assert sampler.cards[100].state is CardState.OK
     assert sampler.statuses[0].ok and sampler.statuses[0].error is None
 
@@ -90,7 +95,7 @@ async def test_duplicate_indexes_are_refused() -> None:
 
 async def test_fresh_holds_only_samples_read_this_tick() -> None:
     hanging = HangingCollector()
-    sampler = Sampler([hanging, CounterCollector(cards=1)], node="n1", interval_s=1.0, deadline_s=0.05)
+    sampler = Sampler([hanging, CounterCollector(cards=1)], node="n1", interval_s=1.0, deadline_s=0.5)
     try:
         await sampler.tick()
         assert {s.index for s in sampler.fresh} == {0, 100, 101}
@@ -110,3 +115,18 @@ async def test_clashing_card_indexes_keep_the_first_collector_and_say_so() -> No
     status = {s.name: s for s in sampler.statuses}
     assert status["counter"].ok and not status["second"].ok
     assert "[1]" in status["second"].error and status["second"].cards == 1
+
+
+async def test_a_read_stuck_from_an_earlier_tick_costs_no_wait() -> None:
+    hanging, healthy = HangingCollector(), CounterCollector(cards=1)
+    sampler = Sampler([hanging, healthy], node="n1", interval_s=0.001, deadline_s=30.0)
+    try:
+        await sampler.tick()
+        sampler.deadline_s = 0.2
+        await sampler.tick()
+        sampler.deadline_s = 30.0
+        for _ in range(3):
+            await asyncio.wait_for(sampler.tick(), timeout=20)  # would wait 30 s for the stuck read
+        assert healthy.reads == 5 and sampler.cards[100].state is CardState.STALE
+    finally:
+        hanging.release.set()

@@ -25,12 +25,12 @@ async def read_frames(ws: aiohttp.ClientWebSocketResponse, state: StreamState, c
 
 async def test_snapshot_first_then_ordered_ticks_that_rebuild_the_cards(aiohttp_client) -> None:
     counter = CounterCollector(cards=4)
-    client = await aiohttp_client(create_app([counter], interval_s=0.01, tick_deadline_s=5, node="n1"))
+    client = await aiohttp_client(create_app([counter], interval_s=0.05, tick_deadline_s=5, node="n1"))
     state = StreamState()
     async with client.ws_connect("/v1/stream") as ws:
         await read_frames(ws, state, 12)
     first = state.frames[0]
-    assert first["kind"] == "snapshot" and first["interval_s"] == 0.01
+    assert first["kind"] == "snapshot" and first["interval_s"] == 0.05
     assert first["agent"]["node"] == "n1" and first["agent"]["version"]
     assert first["collectors"][0]["name"] == "counter"
     assert [f["seq"] for f in state.frames] == list(range(12))
@@ -79,7 +79,7 @@ async def test_reconnecting_client_starts_again_from_a_snapshot(aiohttp_client) 
 
 async def test_hung_collector_never_stalls_the_stream(aiohttp_client) -> None:
     hanging = HangingCollector(cards=1)
-    app = create_app([hanging, CounterCollector(cards=1)], interval_s=0.02, tick_deadline_s=0.05)
+    app = create_app([hanging, CounterCollector(cards=1)], interval_s=0.05, tick_deadline_s=0.3)
     client = await aiohttp_client(app)
     state = StreamState()
     try:
@@ -91,7 +91,7 @@ async def test_hung_collector_never_stalls_the_stream(aiohttp_client) -> None:
     hung = next(c for c in state.frames[-1]["collectors"] if c["name"] == "hanging")
     assert hung["ok"] is False and "deadline" in hung["error"]
     ticks = [
-        f["cards"][0]["energy_j"] for f in state.frames[1:] if f["cards"] and f["cards"][0]["index"] == 0
+        c["energy_j"] for f in state.frames[1:] for c in f["cards"] if c["index"] == 0 and "energy_j" in c
     ]
     assert len(ticks) >= 5 and ticks == sorted(ticks)
 
