@@ -32,6 +32,7 @@ from cardwatch.wire import WIRE_VERSION, dumps, sample_to_wire, status_to_wire
 FLUSH_EVERY_S: Final = 1.0
 PRUNE_EVERY_S: Final = 300.0
 DEFAULT_PAGE_ROWS: Final = 1000
+IDENTITY_FIELDS: Final = ("index", "uuid", "model", "vendor", "bus_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,20 +166,7 @@ def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
 async def info(request: web.Request) -> web.Response:
     """Who this node is and what it serves."""
     sampler = request.app[SAMPLER]
-    cards = [
-        {
-            k: v
-            for k, v in (
-                ("index", s.index),
-                ("uuid", s.uuid),
-                ("model", s.model),
-                ("vendor", s.vendor),
-                ("bus_id", s.bus_id),
-            )
-            if v is not None
-        }
-        for s in sampler.cards.values()
-    ]
+    cards = [{k: w[k] for k in IDENTITY_FIELDS if k in w} for w in request.app[HUB].current.values()]
     return _json(
         {
             "v": WIRE_VERSION,
