@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cardwatch.health_config import HealthConfig
-from cardwatch.health_window import CardWindow
+from cardwatch.health_window import CardWindow, finite
 from cardwatch.model import CardSample, CardState
 
 
@@ -18,12 +18,12 @@ def effective_compute(w: CardWindow, cfg: HealthConfig, failed: str | None) -> t
         return 0.0, f"unusable until repaired: {failed}"
     if s.state is not CardState.OK:
         return None, f"unknown: card {s.state.value} ({s.state_reason or 'no reason given'})"
-    if s.util_pct is None:
+    if not finite(s.util_pct):
         return None, "unknown: utilization not reported"
     if not w.busy:
         return 1.0, f"idle ({s.util_pct:.0f}% busy): full capacity assumed, not measured under load"
-    if s.sm_clock_mhz is None or not s.sm_clock_max_mhz:
-        return None, "unknown: SM clock or its max not reported"
+    if not w.loads or w.loads[-1] is None:
+        return None, "unknown: SM clock or its max not reported (or not a number)"
     return _busy_estimate(s, w)
 
 

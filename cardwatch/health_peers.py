@@ -14,7 +14,7 @@ from typing import TypeGuard
 
 from cardwatch.health_config import HealthConfig
 from cardwatch.health_types import Action, Finding, Level
-from cardwatch.health_window import CardWindow
+from cardwatch.health_window import CardWindow, finite
 from cardwatch.model import CardSample
 
 MAD_TO_SIGMA = 1.4826
@@ -72,18 +72,18 @@ def compute_peers(
 
 def _group_stats(name: str, members: list[CardWindow], cfg: HealthConfig) -> PeerStats:
     fair = [w.latest for w in members if w.fair and w.latest is not None]
-    power = Spread.of([s.power_w for s in fair if s.power_w is not None], cfg)
+    power = Spread.of([s.power_w for s in fair if finite(s.power_w)], cfg)
     at_power = fair if power is None else [s for s in fair if _near(s.power_w, power.median, cfg)]
     limits = Counter(
         w.latest.power_limit_w for w in members if w.latest and w.latest.power_limit_w is not None
     )
     top = limits.most_common(1)
-    known = [w.ecc_rate_h for w in members if w.ecc_rate_h is not None]
+    known = [w.ecc_rate_h for w in members if finite(w.ecc_rate_h)]
     return PeerStats(
         group=name,
-        clock=Spread.of([s.sm_clock_mhz for s in fair if s.sm_clock_mhz is not None], cfg),
+        clock=Spread.of([s.sm_clock_mhz for s in fair if finite(s.sm_clock_mhz)], cfg),
         power=power,
-        temp=Spread.of([s.temp_c for s in at_power if s.temp_c is not None], cfg),
+        temp=Spread.of([s.temp_c for s in at_power if finite(s.temp_c)], cfg),
         typical_limit_w=top[0][0] if top and top[0][1] * 2 > sum(limits.values()) else None,
         ecc_rate_per_h=median(known) if known else 0.0,
     )

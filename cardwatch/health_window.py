@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from cardwatch.health_config import HealthConfig
 from cardwatch.model import CardSample, CardState, Throttle
@@ -104,9 +105,9 @@ class CardWindow:
 
 
 def _load(s: CardSample) -> Load | None:
-    if s.sm_clock_mhz is None or not s.sm_clock_max_mhz:
+    if not finite(s.sm_clock_mhz) or not finite(s.sm_clock_max_mhz) or s.sm_clock_max_mhz <= 0:
         return None
-    ratio = min(s.sm_clock_mhz / s.sm_clock_max_mhz, 1.0)
+    ratio = min(max(s.sm_clock_mhz / s.sm_clock_max_mhz, 0.0), 1.0)
     if s.throttle and HW_SLOWDOWNS & s.throttle:
         return Load(ratio * HW_SLOWDOWN_FACTOR, True)
     return Load(ratio, False)
@@ -135,9 +136,14 @@ def _span_start(points: deque[CounterPoint], field: int) -> CounterPoint:
     return first
 
 
+def finite(value: float | None) -> TypeGuard[float]:
+    """A usable number: a collector bug that yields NaN or infinity must not poison medians and sums."""
+    return value is not None and math.isfinite(value)
+
+
 def is_busy(sample: CardSample, busy_util_pct: float) -> bool:
     """Busy means utilization known and at least the threshold, and the card not idle-throttled."""
-    if sample.util_pct is None or sample.util_pct < busy_util_pct:
+    if not finite(sample.util_pct) or sample.util_pct < busy_util_pct:
         return False
     return sample.throttle is None or Throttle.IDLE not in sample.throttle
 
