@@ -97,6 +97,20 @@ PROFILES: Final[dict[str, SimProfile]] = {
         mem_total_mib=196592.0,
         thermal_reasons=frozenset({Throttle.HW_THERMAL, "amd-smi:SOCKET_THERMAL"}),
     ),
+    "mthreads-s5000": SimProfile(
+        vendor="mthreads",
+        model="MTT S5000",
+        temp_busy_c=62.0,
+        temp_slowdown_c=None,
+        temp_shutdown_c=None,
+        sm_clock_max_mhz=2000.0,
+        power_busy_w=560.0,
+        power_limit_w=950.0,
+        mem_total_mib=81920.0,
+        pcie_width_max=16,
+        has_throttle=False,
+        has_ecc=False,
+    ),
 }
 
 SCENARIOS: Final = (
