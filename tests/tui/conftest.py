@@ -98,3 +98,9 @@ RACKS = {node: {"rack": "r1" if i < 6 else "r2"} for i, node in enumerate(NODES)
 def feed() -> SimFeed:
     """Twelve 8-card nodes in two racks, five of them with broken cards, eight ticks in."""
     return SimFeed(NODES, scenarios=SCENARIOS, groups=RACKS).run(8)
+
+
+@pytest.fixture
+def sim_feed() -> type[SimFeed]:
+    """The SimFeed class, for tests that build their own simulated fleet."""
+    return SimFeed
