@@ -44,14 +44,17 @@ class Spread:
 
 @dataclass(frozen=True, slots=True)
 class PeerStats:
-    """Baselines of one model group, computed once per `observe()` from every card's latest sample."""
+    """Baselines of one model group, computed once per `observe()` from every card's latest sample.
+
+    ecc_rate_per_h is the median corrected-ECC rate, None with fewer than `min_peers` cards reporting it.
+    """
 
     group: str
     clock: Spread | None
     power: Spread | None
     temp: Spread | None
     typical_limit_w: float | None
-    ecc_rate_per_h: float
+    ecc_rate_per_h: float | None
 
 
 def peer_group(s: CardSample) -> str:
@@ -85,7 +88,7 @@ def _group_stats(name: str, members: list[CardWindow], cfg: HealthConfig) -> Pee
         power=power,
         temp=Spread.of([s.temp_c for s in at_power if finite(s.temp_c)], cfg),
         typical_limit_w=top[0][0] if top and top[0][1] * 2 > sum(limits.values()) else None,
-        ecc_rate_per_h=median(known) if known else 0.0,
+        ecc_rate_per_h=median(known) if len(known) >= cfg.straggler_min_peers else None,
     )
 
 
@@ -154,12 +157,14 @@ def ecc_corrected_rate(
     rate_h = w.ecc_rate_h
     if rate_h is None or rate_h <= cfg.ecc_corrected_per_hour:
         return
-    if rate_h <= p.ecc_rate_per_h * cfg.ecc_baseline_factor:
+    baseline = p.ecc_rate_per_h
+    if baseline is not None and rate_h <= baseline * cfg.ecc_baseline_factor:
         return
     accel = _accelerating(w, cfg)
     level, action = (Level.DEGRADED, Action.DRAIN_RESET) if accel else (Level.WATCH, Action.WATCH)
     trend = ", accelerating" if accel else ""
-    msg = f"corrected ECC {rate_h:,.0f}/h{trend}; group median {p.ecc_rate_per_h:,.0f}/h, threshold {cfg.ecc_corrected_per_hour:,.0f}/h"
+    group = f"group median {baseline:,.0f}/h" if baseline is not None else "too few peers for a baseline"
+    msg = f"corrected ECC {rate_h:,.0f}/h{trend}; {group}, threshold {cfg.ecc_corrected_per_hour:,.0f}/h"
     out.append(Finding("ECC_CORRECTED_RATE", level, msg, action))
 
 

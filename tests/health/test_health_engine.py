@@ -315,3 +315,12 @@ def test_k_consecutive_hysteresis_from_config(raise_n: int, raise_m: int, expect
     cfg = HealthConfig(raise_n=raise_n, raise_m=raise_m, clear_after=1)
     spec = RuleSpec("TEMP_NEAR_SLOWDOWN", Level.WATCH, lambda t: {"temp_c": 88.0}, "88", config=cfg)
     assert run_pattern(spec, "HHHCHH")[0] == expected
+
+
+def test_a_lone_card_storming_is_flagged_without_a_baseline() -> None:
+    engine = HealthEngine()
+    for tick in range(5):
+        engine.observe([h100("solo", 0, T0 + tick, ecc_corrected_volatile=5000 * tick)], T0 + tick)
+    reason = engine.health("solo/0").reasons[0]
+    assert reason.code == "ECC_CORRECTED_RATE"
+    assert "too few peers for a baseline" in reason.message
