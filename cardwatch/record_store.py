@@ -65,6 +65,9 @@ class RecordStore(SampleStore):
         check_database(Path(path), must_exist=False)
         try:
             super().__init__(path)
+            self.db.execute(f"PRAGMA busy_timeout = {int(LOCK_WAIT_S * 1000)}")
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise StoreError(describe_error(Path(path), exc)) from None
         self._health: list[tuple[Any, ...]] = []
