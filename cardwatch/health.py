@@ -137,8 +137,12 @@ class HealthEngine:
         return HealthChange(key, code, "acknowledged", now, f.level, f.message, who)
 
     def summary(self, group_of: Callable[[str], str] | None = None) -> FleetSummary:
-        """Totals by level, compute delivered, costliest cards, per group, and per-model clock spread."""
-        return summarize(self._health, self._peers, group_of, self.config.top_n)
+        """Totals by level, compute delivered, costliest cards: fleet, per group, per model; model clock spread."""
+        return summarize(self._health, self._peers, group_of, self._model_of, self.config.top_n)
+
+    def _model_of(self, key: str) -> str:
+        latest = self._cards[key].window.latest
+        return peer_group(latest) if latest is not None else "model unknown (no sample yet)"
 
     def _peer_key(self, s: CardSample) -> str:
         if self.peer_scope is None:

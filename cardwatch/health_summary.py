@@ -39,29 +39,37 @@ class ModelSpread:
 
 @dataclass(frozen=True, slots=True)
 class FleetSummary:
-    """The whole fleet, each group (when a grouping was given), and each model's clock spread."""
+    """The whole fleet, each group (when a grouping was given), each model group, and its clock spread."""
 
     fleet: GroupSummary
     groups: Mapping[str, GroupSummary]
     models: Mapping[str, ModelSpread]
+    by_model: Mapping[str, GroupSummary]
 
 
 def summarize(
     cards: Mapping[str, CardHealth],
     peers: Mapping[str, PeerStats],
     group_of: Callable[[str], str] | None,
+    model_of: Callable[[str], str],
     top_n: int,
 ) -> FleetSummary:
     """Roll the per-card verdicts up to the fleet, the groups `group_of` assigns, and the model groups."""
-    groups: dict[str, list[CardHealth]] = {}
-    if group_of is not None:
-        for key, health in cards.items():
-            groups.setdefault(group_of(key), []).append(health)
     return FleetSummary(
         fleet=_group("fleet", cards.values(), top_n),
-        groups={name: _group(name, members, top_n) for name, members in sorted(groups.items())},
+        groups=_groups(cards, group_of, top_n) if group_of is not None else {},
         models={name: _model(p) for name, p in sorted(peers.items())},
+        by_model=_groups(cards, model_of, top_n),
     )
+
+
+def _groups(
+    cards: Mapping[str, CardHealth], group_of: Callable[[str], str], top_n: int
+) -> dict[str, GroupSummary]:
+    groups: dict[str, list[CardHealth]] = {}
+    for key, health in cards.items():
+        groups.setdefault(group_of(key), []).append(health)
+    return {name: _group(name, members, top_n) for name, members in sorted(groups.items())}
 
 
 def _group(name: str, members: Iterable[CardHealth], top_n: int) -> GroupSummary:

@@ -127,3 +127,5 @@ def test_fleet_summary_rolls_up_levels_compute_and_groups() -> None:
     assert summary.fleet.effective_pct == pytest.approx(100 * expected_sum / 48)
     assert set(summary.groups) == {"nvidia", "ascend", "riscv"}
     assert all(g.cards == 16 and g.by_level[Level.FAILED] == 1 for g in summary.groups.values())
+    assert set(summary.by_model) == {"NVIDIA H100 80GB HBM3", "910B3", "TH1520 NPU"}
+    assert [g.cards for g in summary.by_model.values()] == [16, 16, 16]
