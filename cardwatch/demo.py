@@ -189,7 +189,7 @@ def demo(
         fleet_file = Path(tmp) / "fleet.toml"
         child = _start_agents(argv, fleet_file)
         try:
-            _run_tui(fleet_file)
+            _run_tui(fleet_file, interval)
         finally:
             child.terminate()
             try:
@@ -198,5 +198,8 @@ def demo(
                 child.kill()
 
 
-def _run_tui(fleet_file: Path) -> None:
-    raise click.ClickException("the fleet TUI is not wired into the demo yet; use --headless")
+def _run_tui(fleet_file: Path, interval_s: float) -> None:
+    from cardwatch.fleet_cli import watch
+    from cardwatch.fleetfile import load_fleet_file
+
+    watch(load_fleet_file(fleet_file), interval_s=interval_s)
