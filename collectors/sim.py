@@ -111,6 +111,18 @@ PROFILES: Final[dict[str, SimProfile]] = {
         has_throttle=False,
         has_ecc=False,
     ),
+    "metax-c550": SimProfile(
+        vendor="metax",
+        model="MetaX C550",
+        temp_busy_c=58.0,
+        temp_slowdown_c=None,
+        temp_shutdown_c=None,
+        sm_clock_max_mhz=1600.0,
+        power_busy_w=410.0,
+        power_limit_w=450.0,
+        mem_total_mib=65536.0,
+        has_throttle=False,
+    ),
 }
 
 SCENARIOS: Final = (
