@@ -123,6 +123,19 @@ PROFILES: Final[dict[str, SimProfile]] = {
         mem_total_mib=65536.0,
         has_throttle=False,
     ),
+    "cambricon-mlu370": SimProfile(
+        vendor="cambricon",
+        model="MLU370-X8",
+        temp_busy_c=60.0,
+        temp_slowdown_c=None,
+        temp_shutdown_c=None,
+        sm_clock_max_mhz=1300.0,
+        power_busy_w=230.0,
+        power_limit_w=250.0,
+        mem_total_mib=23374.0,
+        has_throttle=False,
+        has_ecc=False,
+    ),
 }
 
 SCENARIOS: Final = (
