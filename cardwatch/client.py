@@ -78,7 +78,8 @@ class FleetClient:
     async def run(self) -> None:
         """Follow every agent concurrently until `stop`; returns once all streams are closed."""
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        unlimited = aiohttp.TCPConnector(limit=0)  # one stream per agent; aiohttp's default caps at 100
+        async with aiohttp.ClientSession(timeout=timeout, connector=unlimited) as session:
             tasks = [asyncio.create_task(self._follow(session, link.spec)) for link in self.fleet.agents()]
             tasks.append(asyncio.create_task(self._watch_staleness()))
             try:
