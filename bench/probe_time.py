@@ -5,6 +5,7 @@ Run: python bench/probe_time.py
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -12,10 +13,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, figure, timed_ms
+from common import Figure, emit, figure, timed_ms
 
 
-def main(runs: int = 10) -> list:
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--json", action="store_true")
+    runs = parser.parse_args(argv).runs
     exe = shutil.which("cardwatch") or sys.exit("cardwatch is not installed: pip install -e .")
     for args in (["probe", "-c", "sim"], ["probe", "-c", "sim", "--json"]):
         subprocess.run([exe, *args], check=True, capture_output=True, timeout=30)  # warm the disk cache

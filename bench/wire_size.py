@@ -5,18 +5,23 @@ Run: python bench/wire_size.py
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, figure
+from common import Figure, emit, figure
 
 from cardwatch.collectors.sim import PROFILES, SCENARIOS, SimCollector
 from cardwatch.wire import dumps, sample_to_wire, wire_delta
 
 
-def main(ticks: int = 30) -> list:
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=30)
+    parser.add_argument("--json", action="store_true")
+    ticks = parser.parse_args(argv).ticks
     full: list[float] = []
     delta: list[float] = []
     for profile in PROFILES:
