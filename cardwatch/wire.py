@@ -69,6 +69,8 @@ def sample_from_wire(obj: Any) -> CardSample:
 def _decode_value(name: str, kind: str, value: Any) -> Any:
     if value is None:
         return None
+    if type(value) is _EXACT.get(kind) and (kind != "float" or math.isfinite(value)):
+        return value
     try:
         return _DECODERS[kind](value)
     except (TypeError, ValueError) as exc:
@@ -112,6 +114,9 @@ def _as_strmap(value: Any) -> dict[str, str]:
         raise TypeError(f"expected an object, got {type(value).__name__}")
     return {_as_str(k): _as_str(v) for k, v in value.items()}
 
+
+_EXACT: Final = {"str": str, "int": int, "float": float, "bool": bool}
+"""Kinds whose values already have the exact type need no decoder (the common case, and the hot path)."""
 
 _DECODERS: Final = {
     "str": _as_str,
