@@ -136,6 +136,19 @@ PROFILES: Final[dict[str, SimProfile]] = {
         has_throttle=False,
         has_ecc=False,
     ),
+    "enflame-s60": SimProfile(
+        vendor="enflame",
+        model="S60",
+        temp_busy_c=57.0,
+        temp_slowdown_c=None,
+        temp_shutdown_c=None,
+        sm_clock_max_mhz=1400.0,
+        power_busy_w=270.0,
+        power_limit_w=300.0,
+        mem_total_mib=49120.0,
+        has_throttle=False,
+        has_ecc=False,
+    ),
 }
 
 SCENARIOS: Final = (
