@@ -16,7 +16,7 @@ from typing import ClassVar, Final, Protocol, runtime_checkable
 from cardwatch.model import CardSample
 
 ENTRY_POINT_GROUP: Final = "cardwatch.collectors"
-AUTO_ORDER: Final = ("nvml", "ascend", "amd", "mthreads", "metax", "cambricon", "enflame", "sysfs")
+AUTO_ORDER: Final = ("nvml", "ascend", "amd", "mthreads", "metax", "cambricon", "enflame", "ppu", "sysfs")
 """Vendors `auto` probes, in order; ``sim`` is never picked automatically."""
 
 

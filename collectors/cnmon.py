@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from cardwatch.collectors.tool import Reading, UnknownFormat, bus_id, count, number
+from cardwatch.collectors.tool import Reading, UnknownFormat, bus_id, card_index, count, number
 from cardwatch.model import CardState
 
 HEADERS: Final = {
@@ -60,7 +60,7 @@ def _cells(line: str) -> list[str] | None:
 
 def _card(first: list[str], second: list[str] | None, major: int, position: int) -> Reading:
     head = first[0].split()
-    index = int(head[0]) if head and head[0].isdigit() and len(head[0]) < 5 else None
+    index = card_index(head[0]) if head else None
     errors: dict[str, str] = {}
     values: dict[str, object] = {"model": " ".join(head[2:-1]) or None}
     if index is None or second is None or len(head) < 4:

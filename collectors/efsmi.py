@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from cardwatch.collectors.tool import Reading, UnknownFormat, bus_id, number
+from cardwatch.collectors.tool import Reading, UnknownFormat, bus_id, card_index, number
 from cardwatch.model import CardState
 
 LAYOUTS: Final = {
@@ -79,7 +79,7 @@ def _cells(line: str) -> list[str] | None:
 
 def _device(first: list[str], second: list[str] | None, position: int, form: str) -> Reading:
     head = first[0].split(" ", 1)
-    index = int(head[0]) if head[0].isdigit() and len(head[0]) < 5 else None
+    index = card_index(head[0])
     errors: dict[str, str] = {}
     values: dict[str, object] = {"model": head[1] if len(head) > 1 else None}
     values["bus_id"] = bus_id(first[2].split(" ")[0], errors)

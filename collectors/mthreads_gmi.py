@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Final
 
-from cardwatch.collectors.tool import Reading, UnknownFormat, bus_id, number
+from cardwatch.collectors.tool import Reading, UnknownFormat, bus_id, card_index, number
 from cardwatch.model import CardState
 
 KNOWN_MAJOR_VERSIONS: Final = frozenset({1, 2})
@@ -113,9 +113,9 @@ def parse_query_json(text: str) -> dict[int, dict[str, Any]]:
         raise UnknownFormat("mthreads-gmi --query --json has no GPU list")
     result: dict[int, dict[str, Any]] = {}
     for gpu in gpus:
-        index = str(gpu.get("Index", "")) if isinstance(gpu, dict) else ""
-        if index.isdigit():
-            result[int(index)] = _json_values(gpu)
+        index = card_index(str(gpu.get("Index", ""))) if isinstance(gpu, dict) else None
+        if index is not None:
+            result[index] = _json_values(gpu)
     return result
 
 

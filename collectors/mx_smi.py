@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from cardwatch.collectors.tool import Reading, UnknownFormat, bus_id, count, number
+from cardwatch.collectors.tool import Reading, UnknownFormat, bus_id, card_index, count, number
 from cardwatch.model import CardState
 
 BANNER: Final = "MetaX System Management Interface Log"
@@ -101,7 +101,7 @@ def _card(
 ) -> Reading:
     errors: dict[str, str] = {}
     index_raw, _, name = gpu_name.partition(" ")
-    index = int(index_raw) if index_raw.isdigit() and len(index_raw) < 5 else None
+    index = card_index(index_raw)
     values: dict[str, object] = {"model": name.strip() or None, "bus_id": bus_id(bus, errors)}
     values["util_pct"] = number(util, "util_pct", errors, unit="%")
     values["temp_c"] = number(temp, "temp_c", errors, unit="C", signed=True)

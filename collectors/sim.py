@@ -149,6 +149,18 @@ PROFILES: Final[dict[str, SimProfile]] = {
         has_throttle=False,
         has_ecc=False,
     ),
+    "thead-ppu": SimProfile(
+        vendor="thead",
+        model="PPU-ZW810E",
+        temp_busy_c=56.0,
+        temp_slowdown_c=None,
+        temp_shutdown_c=None,
+        sm_clock_max_mhz=1700.0,
+        power_busy_w=360.0,
+        power_limit_w=400.0,
+        mem_total_mib=98304.0,
+        thermal_reasons=frozenset({Throttle.SW_THERMAL, Throttle.HW_THERMAL, "ppu-smi:0x0000000000000060"}),
+    ),
 }
 
 SCENARIOS: Final = (

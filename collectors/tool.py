@@ -28,6 +28,7 @@ ABSENT: Final = frozenset({"N/A", "NA", "n/a", "-", "--", ""})
 MAX_COUNT: Final = 2**63 - 1
 _DECIMAL: Final = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,6})?", re.ASCII)
 _COUNT: Final = re.compile(r"[0-9]{1,19}", re.ASCII)
+_INDEX: Final = re.compile(r"[0-9]{1,4}", re.ASCII)
 _BUS_ID: Final = re.compile(r"(?:([0-9A-Fa-f]{1,8}):)?([0-9A-Fa-f]{2}):([0-9A-Fa-f]{1,2})\.([0-7])", re.ASCII)
 
 run_tool: Final = run_npu_smi
@@ -78,6 +79,11 @@ def count(raw: str, name: str, errors: dict[str, str]) -> int | None:
         errors[name] = f"unreadable count {text[:40]!r}"
         return None
     return int(text)
+
+
+def card_index(raw: str) -> int | None:
+    """A card number as tools print it (``0``..``9999``); anything else, Unicode digits included, is `None`."""
+    return int(raw) if _INDEX.fullmatch(raw) else None
 
 
 def bus_id(raw: str, errors: dict[str, str]) -> str | None:
