@@ -28,7 +28,7 @@ class FleetBar(Static):
         "fleet-bar--trouble",
     }
     DEFAULT_CSS = """
-    FleetBar { height: 3; }
+    FleetBar { height: auto; }
     """
 
     def show(
