@@ -20,6 +20,7 @@ EXIT_NO_CARDS = 1
 
 NO_ACCELERATOR = (
     "No accelerator found on this node: no NVIDIA driver (NVML), no npu-smi on PATH, "
+    "no AMD, Moore Threads, MetaX, Cambricon, Enflame or T-Head PPU card with its tool, "
     "no accelerator under /sys. To see what cardwatch shows, try the simulator: "
     "cardwatch probe --collector sim"
 )
