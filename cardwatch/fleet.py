@@ -267,7 +267,7 @@ class Fleet:
             raise WireError(f"seq jumped from {link.seq} to {frame['seq']} (deltas lost)")
         if frame["node"] != link.node:
             raise WireError(f"tick for node {frame['node']!r} on the stream of {link.node!r}")
-        held = {index: card.wire for index, card in link.cards.items()}
+        held = {index: DecodedCard(index, card.wire, card.sample) for index, card in link.cards.items()}
         cards = decode_tick(frame, held)
         link.collectors = decode_collectors(frame)
         self._store(link, cards, now)

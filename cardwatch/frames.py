@@ -12,7 +12,14 @@ from typing import Any
 
 from cardwatch.collectors import CollectorStatus
 from cardwatch.model import CardSample
-from cardwatch.wire import FRAME_SNAPSHOT, WireError, apply_wire_delta, sample_from_wire, status_from_wire
+from cardwatch.wire import (
+    FRAME_SNAPSHOT,
+    WireError,
+    apply_wire_delta,
+    sample_from_wire,
+    sample_with_changes,
+    status_from_wire,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +68,8 @@ def decode_snapshot(frame: Mapping[str, Any]) -> Snapshot:
     )
 
 
-def decode_tick(frame: Mapping[str, Any], held: Mapping[int, Mapping[str, Any]]) -> tuple[DecodedCard, ...]:
-    """Merge a tick's deltas onto the wire samples `held` (by card index) and decode the results."""
+def decode_tick(frame: Mapping[str, Any], held: Mapping[int, DecodedCard]) -> tuple[DecodedCard, ...]:
+    """Merge a tick's deltas onto the cards `held` (by card index), decoding only what each delta changed."""
     out = []
     for delta in frame["cards"]:
         index = delta.get("index") if isinstance(delta, dict) else None
@@ -70,8 +77,19 @@ def decode_tick(frame: Mapping[str, Any], held: Mapping[int, Mapping[str, Any]])
             raise WireError("delta without an integer 'index'")
         if index not in held:
             raise WireError(f"delta for card {index}, which the snapshot did not list")
-        out.append(_decode_card(apply_wire_delta(held[index], delta), frame["node"]))
+        out.append(_apply_delta(held[index], delta, frame["node"]))
     return tuple(out)
+
+
+def _apply_delta(card: DecodedCard, delta: Mapping[str, Any], node: str) -> DecodedCard:
+    wire = apply_wire_delta(card.wire, delta)
+    if None in delta.values():
+        return _decode_card(wire, node)
+    try:
+        sample = sample_with_changes(card.sample, delta)
+    except WireError as exc:
+        raise WireError(f"card {card.index}: {exc}") from None
+    return _checked(DecodedCard(card.index, wire, sample), node)
 
 
 def decode_collectors(frame: Mapping[str, Any]) -> tuple[CollectorStatus, ...]:
@@ -89,9 +107,13 @@ def _decode_card(wire: Any, node: str) -> DecodedCard:
         sample = sample_from_wire(wire)
     except WireError as exc:
         raise WireError(f"card {wire.get('index', '?')}: {exc}") from None
-    if sample.node != node:
-        raise WireError(f"card {sample.index} says node {sample.node!r}, the frame says {node!r}")
-    return DecodedCard(sample.index, wire, sample)
+    return _checked(DecodedCard(sample.index, wire, sample), node)
+
+
+def _checked(card: DecodedCard, node: str) -> DecodedCard:
+    if card.sample.node != node:
+        raise WireError(f"card {card.index} says node {card.sample.node!r}, the frame says {node!r}")
+    return card
 
 
 def _positive_float(value: Any, name: str) -> float | None:
