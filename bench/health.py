@@ -1,6 +1,6 @@
 """How long one full-fleet health tick takes: 10,000 simulated cards (1,250 nodes x 8), recent window filled.
 
-Run: ``python bench/health.py [--nodes 1250] [--runs 7]``. Prints the median and spread of
+Run: ``python bench/health.py [--nodes 1250] [--runs 7] [--json]``. Prints the median and spread of
 `HealthEngine.observe()` over full-fleet ticks, and of `summary()`, in milliseconds.
 """
 
@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
+import sys
 import time
 from itertools import cycle
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Figure, emit, figure
 
 from cardwatch.collectors.sim import PROFILES, SCENARIOS, SimCollector
 from cardwatch.health import HealthEngine
@@ -32,11 +37,12 @@ def fleet_ticks(nodes: int, ticks: int) -> list[list[CardSample]]:
     ]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=1250)
     parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
     engine = HealthEngine()
     warm = engine.config.window_samples
     print(f"building {args.nodes * 8} cards x {warm + args.runs} ticks ...", flush=True)
@@ -54,11 +60,10 @@ def main() -> None:
         wall = time.perf_counter()
         engine.summary(lambda key: key.split("/")[0])
         timings["summary wall"].append((time.perf_counter() - wall) * 1000)
-    for name, values in timings.items():
-        print(
-            f"{name}: {len(ticks[0])} cards, median {statistics.median(values):.1f} ms, "
-            f"min {min(values):.1f} max {max(values):.1f} sd {statistics.pstdev(values):.1f} ms over {len(values)} ticks"
-        )
+    cards = len(ticks[0])
+    return emit(
+        [figure(f"health {name}, {cards} cards", "ms", values, "< 50 ms") for name, values in timings.items()]
+    )
 
 
 if __name__ == "__main__":
