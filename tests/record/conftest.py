@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import socket
-from collections.abc import Awaitable, Callable
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from cardwatch.agent.app import create_app
@@ -59,6 +62,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def agent_process() -> Iterator[Callable[[int], subprocess.Popen[bytes]]]:
+    """Starts `cardwatch agent` processes (sim collector, loopback); kills any still running at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(port: int) -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-m", "cardwatch", "agent", "--listen", f"127.0.0.1:{port}"]
+        argv += ["--interval", str(INTERVAL_S), "--collector", "sim", "--node", "proc-node"]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def varied_samples(ticks: int = 4) -> list[CardSample]:

@@ -1,0 +1,126 @@
+"""The recorder against real agents on 127.0.0.1: every sample, health change and event, and agent restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cardwatch.cli import cli
+from cardwatch.export_source import Selection, db_samples
+from cardwatch.fleetfile import AgentSpec
+from cardwatch.model import CardSample
+from cardwatch.record import Recorder
+from cardwatch.record_store import RecordStore, open_database
+
+from .conftest import FAST, INTERVAL_S, ServerFactory, free_port, read_csv_samples, start_agent, wait_for
+
+
+def _recorder(urls: list[str], db: Path) -> Recorder:
+    store = RecordStore(db)
+    return Recorder(
+        [AgentSpec(u) for u in urls], store, interval_s=INTERVAL_S, flush_every_s=0.1, backoff=FAST
+    )
+
+
+async def _stop(recorder: Recorder, task: asyncio.Task[None]) -> None:
+    recorder.stop()
+    await asyncio.wait_for(task, 10)
+    recorder.store.close()
+
+
+def _by_card(samples: list[CardSample]) -> dict[str, list[CardSample]]:
+    out: dict[str, list[CardSample]] = {}
+    for sample in samples:
+        out.setdefault(sample.key, []).append(sample)
+    return out
+
+
+async def test_every_sample_health_change_and_vendor_event_is_recorded(
+    aiohttp_server: ServerFactory, tmp_path: Path
+) -> None:
+    gpu, gpu_sim, _ = await start_agent(aiohttp_server, "gpu-a", scenarios={1: "thermal", 2: "lost"})
+    npu, npu_sim, _ = await start_agent(aiohttp_server, "npu-b", profile="ascend-910b", scenarios={0: "lost"})
+    recorder = _recorder([gpu, npu], tmp_path / "f.db")
+    task = asyncio.create_task(recorder.run())
+    try:
+        await wait_for(lambda: recorder.totals.samples >= 2 * 4 * 12 and recorder.totals.health_events >= 3)
+    finally:
+        await _stop(recorder, task)
+    db = open_database(tmp_path / "f.db")
+    recorded = list(db_samples(db, Selection()))
+    produced = {(s.key, s.ts): s for s in gpu_sim.produced + npu_sim.produced}
+    assert all(produced[(s.key, s.ts)] == s for s in recorded)
+    for key, samples in _by_card(recorded).items():
+        served = [s for s in gpu_sim.produced + npu_sim.produced if s.key == key]
+        first = served.index(samples[0])
+        assert samples == served[first : first + len(samples)], f"{key}: a sample was skipped or repeated"
+    assert sorted(r["key"] for r in db["cards"].rows) == [
+        f"{n}/{i}" for n in ("gpu-a", "npu-b") for i in range(4)
+    ]
+    assert {r["node"]: r["agent_url"] for r in db["nodes"].rows} == {"gpu-a": gpu, "npu-b": npu}
+    raised = {(r["key"], r["level"]) for r in db["health_events"].rows_where("kind = 'raised'")}
+    assert ("gpu-a/2", "failed") in raised and ("npu-b/0", "failed") in raised
+    assert any(key == "gpu-a/1" and level in ("watch", "degraded") for key, level in raised)
+    events = {(r["kind"], r["subject"], r["code"]) for r in db["events"].rows}
+    assert ("xid", "gpu-a/2", "79") in events
+    assert ("vendor_health", "npu-b/0", "UNKNOWN") in events
+    assert {("agent", gpu, "live"), ("agent", npu, "live")} <= events
+
+
+async def test_agent_going_away_and_coming_back(
+    agent_process: Callable[[int], subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    recorder = _recorder([url], tmp_path / "f.db")
+    first = agent_process(port)
+    task = asyncio.create_task(recorder.run())
+    try:
+        await wait_for(lambda: recorder.totals.samples >= 4 * 8)
+        first.kill()
+        first.wait(timeout=10)
+        await wait_for(lambda: recorder.totals.health_events >= 8)
+        gone_at = recorder.fleet.agent(url).data_ts or 0.0
+        agent_process(port)
+        await wait_for(lambda: recorder.totals.health_events >= 16)
+    finally:
+        await _stop(recorder, task)
+    db = open_database(tmp_path / "f.db")
+    agent_codes = [r["code"] for r in db["events"].rows_where("kind = 'agent'", order_by="id")]
+    seen = agent_codes[agent_codes.index("live") :]
+    assert "down" in seen and seen[-1] == "live"
+    stale = [
+        (r["kind"], r["key"]) for r in db["health_events"].rows_where("code = 'STALE_AGENT'", order_by="id")
+    ]
+    cards = {f"proc-node/{i}" for i in range(8)}
+    assert {key for kind, key in stale if kind == "raised"} == cards
+    assert {key for kind, key in stale if kind == "cleared"} == cards
+    after = list(db_samples(db, Selection(since_ts=gone_at + 1e-6)))
+    assert {s.key for s in after} == cards
+
+
+async def test_recorded_run_exports_to_csv_with_every_value(
+    aiohttp_server: ServerFactory, tmp_path: Path
+) -> None:
+    url, sim, _ = await start_agent(aiohttp_server, "gpu-a", scenarios={3: "ecc_storm"})
+    recorder = _recorder([url], tmp_path / "f.db")
+    task = asyncio.create_task(recorder.run())
+    try:
+        await wait_for(lambda: recorder.totals.samples >= 4 * 5)
+    finally:
+        await _stop(recorder, task)
+    result = CliRunner().invoke(
+        cli, ["export", "--db", str(tmp_path / "f.db"), "--out", str(tmp_path / "f.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    recorded = list(db_samples(open_database(tmp_path / "f.db"), Selection()))
+    served = {(s.key, s.ts): s for s in sim.produced}
+    assert len(recorded) == recorder.totals.samples and all(served[(s.key, s.ts)] == s for s in recorded)
+    back = read_csv_samples(tmp_path / "f.csv")
+    assert [replace(s, ts=0.0) for s in back] == [replace(s, ts=0.0) for s in recorded]
+    assert all(0 <= r.ts - b.ts < 0.001 for r, b in zip(recorded, back, strict=True))
