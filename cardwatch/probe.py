@@ -115,7 +115,7 @@ def render_table(samples: list[CardSample]) -> str:
     multiple=True,
     default=("auto",),
     show_default=True,
-    type=click.Choice(["auto", "nvml", "ascend", "amd", "mthreads", "metax", "cambricon", "enflame", "ppu", "sysfs", "sim"]),
+    type=click.Choice(["auto", "nvml", "ascend", "amd", "mthreads", "metax", "cambricon", "enflame", "ppu", "mtml", "sysfs", "sim"]),
     help="Vendor to read; repeat for several. auto reads every vendor present.",
 )
 @click.option(

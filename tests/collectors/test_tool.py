@@ -140,8 +140,8 @@ def test_every_cli_collector_is_registered_and_absent_here() -> None:
         assert cls.name == name and not cls.probe()
 
 
-def test_importing_the_cli_collectors_loads_no_textual_and_no_vendor_library() -> None:
-    modules = [f"cardwatch.collectors.{name}" for name in CLI_COLLECTORS]
+def test_importing_the_new_collectors_loads_no_textual_and_no_vendor_library() -> None:
+    modules = [f"cardwatch.collectors.{name}" for name in (*CLI_COLLECTORS, "mtml")]
     code = f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\nprint(' '.join(sys.modules))"
     loaded = set(
         subprocess.run(
