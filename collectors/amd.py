@@ -73,12 +73,16 @@ class AmdCollector(ToolCollector):
         if self._fallback_reason is None:
             try:
                 return self._amd_smi()
-            except (CollectorUnavailable, UnknownFormat) as exc:
+            except CollectorUnavailable:
+                self._fallback_reason = "amd-smi was not found on PATH"
+            except UnknownFormat as exc:
                 self._fallback_reason = str(exc)
         try:
             return amd_smi.parse_rocm_json(self.query(*ROCM_SMI_ARGS, tool="rocm-smi"))
-        except CollectorUnavailable as exc:
-            raise QueryFailed(f"{self._fallback_reason}; and {exc}") from None
+        except CollectorUnavailable:
+            raise QueryFailed(
+                f"{self._fallback_reason}, and rocm-smi was not found on PATH: {self.install_hint}"
+            ) from None
 
     def _amd_smi(self) -> list[Reading]:
         cards = amd_smi.parse_default(self.query())

@@ -104,12 +104,16 @@ def test_unknown_amd_smi_version_falls_back_to_rocm_smi_and_remembers_why() -> N
 
 def test_unknown_version_without_rocm_smi_is_unavailable_with_both_reasons() -> None:
     newer = DEFAULT.replace("AMD-SMI 26.2.1", "AMD-SMI 27.0.0")
-    with pytest.raises(CollectorUnavailable, match=r"AMD-SMI 26\.x only; and rocm-smi was not found on PATH"):
+    with pytest.raises(
+        CollectorUnavailable, match=r"AMD-SMI 26\.x only, and rocm-smi was not found on PATH: install amd-smi"
+    ):
         amd({"amd-smi": newer, ROCM_CMD: MISSING})[0].read()
 
 
 def test_neither_tool_on_path_is_unavailable() -> None:
-    with pytest.raises(CollectorUnavailable, match="amd-smi was not found on PATH"):
+    with pytest.raises(
+        CollectorUnavailable, match=r"^amd-smi was not found on PATH, and rocm-smi was not found"
+    ):
         amd({"amd-smi": MISSING, ROCM_CMD: MISSING})[0].read()
 
 
