@@ -123,17 +123,16 @@ def _heat_node(fleet: Fleet, link: AgentLink, metric: Metric, card_filter: CardF
     if not link.cards:
         no_data = NO_DATA_SLOTS.get(link.state.status, DOWN_SLOT)
         return HeatNode(name, (no_data,)) if card_filter.only_nodes else None
-    live = link.state.status is AgentStatus.LIVE
+    keep = None if card_filter.is_empty else card_filter.matches
+    known = link.state.status is AgentStatus.LIVE or metric is Metric.HEALTH
     slots = []
     for index in sorted(link.cards):
         card = link.cards[index]
         health = fleet.health(card.key)
-        if not card_filter.matches(card, health):
+        if keep is not None and not keep(card, health):
             slots.append(EMPTY_SLOT)
-        elif live or metric is Metric.HEALTH:
-            slots.append(slot(metric, card.sample, health))
         else:
-            slots.append(UNKNOWN_SLOT)
+            slots.append(slot(metric, card.sample, health) if known else UNKNOWN_SLOT)
     return HeatNode(name, tuple(slots)) if any(s != EMPTY_SLOT for s in slots) else None
 
 

@@ -66,6 +66,11 @@ class CardFilter:
         )
 
     @property
+    def is_empty(self) -> bool:
+        """True when the filter keeps every card."""
+        return not self.text
+
+    @property
     def only_nodes(self) -> bool:
         """True when the filter says nothing about cards, only node names."""
         return not (self.vendors or self.models or self.reasons or self.level is not None)

@@ -20,6 +20,8 @@ from cardwatch.tui.widgets.fleet_bar import FleetBar
 from cardwatch.tui.widgets.heat_map import HeatMap
 from cardwatch.view import CardFilter, FilterError, SortKey, flagged, ordered
 
+MAX_LISTED = 500
+"""Rows the worst-first list holds; a rack going dark must not cost thousands of table rows a second."""
 FILTER_HINT = "filter: node glob, vendor:X, model:X, level:watch, reason:X   (enter applies, escape cancels)"
 
 
@@ -50,19 +52,19 @@ class FleetScreen(ViewScreen):
     def on_mount(self) -> None:
         self.query_one(HeatMap).focus()
 
-    @property
-    def view_text(self) -> str:
-        """Metric, sort and filter in force, for the header."""
+    def view_text(self, flagged_count: int) -> str:
+        """Metric, sort, filter and list length in force, for the header."""
         shown = f"filter {self.card_filter.text}" if self.card_filter.text else "no filter"
-        return f"metric {self.metric}   sort {self.sort}   {shown}"
+        listed = f"   list shows the worst {MAX_LISTED}" if flagged_count > MAX_LISTED else ""
+        return f"metric {self.metric}   sort {self.sort}   {shown}   flagged {flagged_count}{listed}"
 
     def redraw(self, now: float) -> None:
         fleet = self.fleet_app.fleet
-        bar = self.query_one(FleetBar)
-        bar.show(fleet.header(), fleet.agents(), now, self.view_text, paused=self.fleet_app.paused)
-        self.query_one(HeatMap).update(heat_groups(fleet, self.metric, self.card_filter), self.metric)
         rows = ordered(flagged(fleet.ranked(flagged_only=True), self.card_filter), self.sort)
-        self.query_one(CardTable).show(rows, now)
+        bar = self.query_one(FleetBar)
+        bar.show(fleet.header(), fleet.agents(), now, self.view_text(len(rows)), paused=self.fleet_app.paused)
+        self.query_one(HeatMap).update(heat_groups(fleet, self.metric, self.card_filter), self.metric)
+        self.query_one(CardTable).show(rows[:MAX_LISTED], now)
 
     def export_rows(self) -> list[CardRow]:
         fleet = self.fleet_app.fleet
