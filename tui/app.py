@@ -73,9 +73,13 @@ class FleetApp(App[None]):
             await self.client.run()
 
     def tick(self) -> None:
-        """Evaluate health on what arrived since the last tick and redraw the current view."""
+        """Evaluate health on what arrived since the last tick, then redraw once waiting keys are handled."""
         now = self.clock()
         self.fleet.evaluate(now)
+        self.call_later(self.redraw, now)
+
+    def redraw(self, now: float) -> None:
+        """Redraw the current view from the model, unless paused."""
         if not self.paused and isinstance(self.screen, ViewScreen):
             self.screen.redraw(now)
 

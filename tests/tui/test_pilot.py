@@ -136,6 +136,7 @@ async def test_pause_freezes_the_screen_while_data_keeps_arriving(feed) -> None:
         before = str(bar.render())
         feed.tick()
         app.tick()
+        await pilot.pause()
         assert str(bar.render()) == before and "PAUSED" in before
         await pilot.press("p")
         assert str(bar.render()) != before and "PAUSED" not in str(bar.render())
@@ -177,4 +178,5 @@ async def test_events_screen_is_newest_first(feed) -> None:
         feed.now += 10
         feed.fleet.check_staleness(feed.now)
         app.tick()
+        await pilot.pause()
         assert "stale" in table.get_row_at(0)[-1].plain
