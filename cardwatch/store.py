@@ -14,6 +14,7 @@ loses at most the rows not yet flushed and never leaves a corrupt file.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import sqlite3
@@ -138,8 +139,11 @@ def sample_to_row(sample: CardSample) -> dict[str, Any]:
 def sample_to_values(sample: CardSample) -> tuple[Any, ...]:
     """One sample as row values in `SAMPLE_COLUMNS` order: the fast path for batch inserts."""
     values = list(_FIELD_VALUES(sample))
+    for i in _JSON_COLUMNS:
+        values[i] = json.dumps(values[i]) if values[i] else None
     for i, encode in _CONVERTED:
-        values[i] = encode(values[i])
+        if values[i] is not None:
+            values[i] = encode(values[i])
     return (sample.key, *values)
 
 
@@ -153,18 +157,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _json_or_null(value: Any) -> str | None:
-    return json.dumps(list(value) if not isinstance(value, dict) else value) if value else None
+@functools.lru_cache(maxsize=4096)
+def _set_json(value: frozenset[str]) -> str:
+    """Throttle sets repeat across cards and ticks, so their JSON is cached."""
+    return json.dumps(sorted(value))
 
 
-_ENCODERS: Final = {
-    "bool": lambda v: None if v is None else int(v),
-    "state": lambda v: v.value,
-    "strset": lambda v: None if v is None else json.dumps(sorted(v)),
-    "ints": _json_or_null,
-    "strs": _json_or_null,
-    "strmap": _json_or_null,
-}
+_ENCODERS: Final = {"state": lambda v: v.value, "strset": _set_json}
+"""Kinds stored other than as they are; bools bind as 0/1 and tuples and dicts go in as JSON (NULL if empty)."""
+_JSON_KINDS: Final = ("ints", "strs", "strmap")
 _DECODERS: Final = {
     "bool": lambda v: None if v is None else bool(v),
     "state": lambda v: CardState(v),
@@ -184,3 +185,4 @@ _FIELD_VALUES: Final = operator.attrgetter(*FIELD_KINDS)
 _CONVERTED: Final = tuple(
     (i, _ENCODERS[kind]) for i, kind in enumerate(FIELD_KINDS.values()) if kind in _ENCODERS
 )
+_JSON_COLUMNS: Final = tuple(i for i, kind in enumerate(FIELD_KINDS.values()) if kind in _JSON_KINDS)
