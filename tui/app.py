@@ -79,8 +79,8 @@ class FleetApp(App[None]):
         self.call_later(self.redraw, now)
 
     def redraw(self, now: float) -> None:
-        """Redraw the current view from the model, unless paused."""
-        if not self.paused and isinstance(self.screen, ViewScreen):
+        """Redraw the current view from the model, unless paused or closing."""
+        if self.is_running and not self.paused and isinstance(self.screen, ViewScreen):
             self.screen.redraw(now)
 
     async def action_quit(self) -> None:

@@ -151,7 +151,7 @@ class HeatMap(Widget, can_focus=True):
         self._groups: Sequence[HeatGroup] = ()
         self._layout_key: tuple[object, ...] = ()
         self._plan: Plan | None = None
-        self._plan_width = 0
+        self._plan_for = (0, 0)
         self._max_lines = 1
         self._pairs: dict[tuple[int, int], Style] = {}
         self._lines: dict[int, Strip] = {}
@@ -190,8 +190,9 @@ class HeatMap(Widget, can_focus=True):
         return len(self._current_plan(width).rows) + 1
 
     def _current_plan(self, width: int) -> Plan:
-        if self._plan is None or self._plan_width != width:
-            self._plan, self._plan_width = plan(self._groups, width, self._max_lines), width
+        if self._plan is None or self._plan_for != (width, self._max_lines):
+            self._plan, self._plan_for = plan(self._groups, width, self._max_lines), (width, self._max_lines)
+            self._lines.clear()
         return self._plan
 
     def action_move(self, dx: int, dy: int) -> None:
