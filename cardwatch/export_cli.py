@@ -154,23 +154,26 @@ def _errors(db_path: Path | None) -> Iterator[None]:
         raise click.ClickException(describe_error(db_path or Path("database"), exc)) from None
 
 
-class _progress:
-    """Wrap rows in a click progress bar when one should show."""
+@contextmanager
+def _progress(rows: Iterable[Any], total: int | None, show: bool) -> Iterator[Iterable[Any]]:
+    """The rows, counted on a click progress bar on standard error when one should show."""
+    if not show:
+        yield rows
+        return
+    with click.progressbar(rows, length=total, label="exporting", file=sys.stderr, show_pos=True) as bar:
+        yield _counted(rows, bar)
 
-    def __init__(self, rows: Iterable[Any], total: int | None, show: bool) -> None:
-        self.rows = rows
-        self.bar: Any = None
-        if show:
-            self.bar = click.progressbar(
-                rows, length=total, label="exporting", file=sys.stderr, update_min_steps=1000, show_pos=True
-            )
 
-    def __enter__(self) -> Iterable[Any]:
-        return self.rows if self.bar is None else self.bar.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+def _counted(rows: Iterable[Any], bar: Any, step: int = 1000) -> Iterator[Any]:
+    """Advance the bar every `step` rows (drawing it per row would cost more than the export)."""
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done == step:
+            bar.update(done)
+            done = 0
+    bar.update(done)
 
 
 @click.command()

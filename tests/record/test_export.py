@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import replace
@@ -168,3 +171,22 @@ def test_big_export_runs_in_constant_memory(tmp_path: Path) -> None:
     big = _peak_bytes(tmp_path / "big.db", tmp_path / "big.csv")
     assert len((tmp_path / "big.csv").read_text().splitlines()) == 30_001
     assert big < small + 256 * 1024, f"peak grew from {small} to {big} bytes with 10x the rows"
+
+
+def test_progress_bar_shows_on_a_terminal_only(
+    recorded: tuple[Path, list[CardSample]], tmp_path: Path
+) -> None:
+    db, samples = recorded
+    argv = [sys.executable, "-m", "cardwatch", "export", "--db", str(db), "--out"]
+    master, terminal = os.openpty()
+    try:
+        done = subprocess.run(
+            [*argv, str(tmp_path / "a.csv")], stderr=terminal, stdout=subprocess.DEVNULL, timeout=60
+        )
+        shown = os.read(master, 65536).decode()
+    finally:
+        os.close(terminal)
+        os.close(master)
+    assert done.returncode == 0 and "exporting" in shown and f"{len(samples)}/{len(samples)}" in shown
+    piped = subprocess.run([*argv, str(tmp_path / "b.csv")], capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and "exporting" not in piped.stderr

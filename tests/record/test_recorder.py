@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import replace
@@ -10,14 +11,26 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from cardwatch.agent.app import create_app
 from cardwatch.cli import cli
 from cardwatch.export_source import Selection, db_samples
 from cardwatch.fleetfile import AgentSpec
 from cardwatch.model import CardSample
 from cardwatch.record import Recorder
 from cardwatch.record_store import RecordStore, open_database
+from cardwatch.store import SampleStore
+from cardwatch.wire import sample_from_wire
 
-from .conftest import FAST, INTERVAL_S, ServerFactory, free_port, read_csv_samples, start_agent, wait_for
+from .conftest import (
+    FAST,
+    INTERVAL_S,
+    KeptSim,
+    ServerFactory,
+    free_port,
+    read_csv_samples,
+    start_agent,
+    wait_for,
+)
 
 
 def _recorder(urls: list[str], db: Path) -> Recorder:
@@ -104,23 +117,47 @@ async def test_agent_going_away_and_coming_back(
     assert {s.key for s in after} == cards
 
 
-async def test_recorded_run_exports_to_csv_with_every_value(
+async def test_recorded_run_exports_to_csv_and_sqlite_with_every_value(
     aiohttp_server: ServerFactory, tmp_path: Path
 ) -> None:
-    url, sim, _ = await start_agent(aiohttp_server, "gpu-a", scenarios={3: "ecc_storm"})
+    url, sim, _ = await start_agent(aiohttp_server, "gpu-a", scenarios={3: "ecc_storm", 2: "lost"})
     recorder = _recorder([url], tmp_path / "f.db")
     task = asyncio.create_task(recorder.run())
     try:
         await wait_for(lambda: recorder.totals.samples >= 4 * 5)
     finally:
         await _stop(recorder, task)
-    result = CliRunner().invoke(
-        cli, ["export", "--db", str(tmp_path / "f.db"), "--out", str(tmp_path / "f.csv")]
-    )
-    assert result.exit_code == 0, result.output
     recorded = list(db_samples(open_database(tmp_path / "f.db"), Selection()))
     served = {(s.key, s.ts): s for s in sim.produced}
     assert len(recorded) == recorder.totals.samples and all(served[(s.key, s.ts)] == s for s in recorded)
+    for fmt in ("csv", "sqlite"):
+        result = CliRunner().invoke(
+            cli,
+            ["export", "--db", str(tmp_path / "f.db"), "--format", fmt, "--out", str(tmp_path / f"f.{fmt}")],
+        )
+        assert result.exit_code == 0, result.output
     back = read_csv_samples(tmp_path / "f.csv")
     assert [replace(s, ts=0.0) for s in back] == [replace(s, ts=0.0) for s in recorded]
     assert all(0 <= r.ts - b.ts < 0.001 for r, b in zip(recorded, back, strict=True))
+    assert list(db_samples(open_database(tmp_path / "f.sqlite"), Selection())) == recorded
+
+
+async def test_export_from_an_agents_history(aiohttp_server: ServerFactory, tmp_path: Path) -> None:
+    store = SampleStore(tmp_path / "agent.db")
+    sim = KeptSim(node="gpu-h", cards=3)
+    server = await aiohttp_server(
+        create_app([sim], interval_s=0.05, node="gpu-h", store=store), host="127.0.0.1"
+    )
+    await wait_for(lambda: len(sim.produced) >= 3 * 10)
+    await asyncio.to_thread(store.flush)
+    url = str(server.make_url("")).rstrip("/")
+    out = tmp_path / "h.jsonl"
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["export", "--agent", url, "--format", "jsonl", "--card", "1", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    back = [sample_from_wire(json.loads(line)) for line in out.read_text().splitlines()]
+    stored = [s for s in store.query(limit=10_000).samples if s.index == 1]
+    assert len(back) >= 10 and back == stored[: len(back)]
