@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,17 @@ class Slice:
     cpu_pct: float
     frames_per_s: float
     merge_ages_s: list[float]
-    eval_ages_s: list[float] = field(default_factory=list)
+    eval_ages_s: list[float]
+    stall_pct: float | None
+
+
+def cpu_stall_us() -> int | None:
+    """Microseconds some task on this machine waited for a CPU (Linux PSI), to tell contention from cost."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return int(some.rpartition("total=")[2])
 
 
 def p99(values: list[float]) -> float:
@@ -109,11 +119,20 @@ async def measure(fleet: TimedFleet, seconds: float, slices: int) -> list[Slice]
         for _ in range(slices):
             fleet.merge_ages_s.clear()
             eval_ages.clear()
-            wall, cpu = time.monotonic(), time.process_time()
+            wall, cpu, stall = time.monotonic(), time.process_time(), cpu_stall_us()
             await asyncio.sleep(seconds / slices)
             wall, cpu = time.monotonic() - wall, time.process_time() - cpu
-            frames = len(fleet.merge_ages_s)
-            out.append(Slice(100 * cpu / wall, frames / wall, list(fleet.merge_ages_s), list(eval_ages)))
+            after = cpu_stall_us()
+            stall_pct = None if stall is None or after is None else (after - stall) / wall / 1e4
+            out.append(
+                Slice(
+                    100 * cpu / wall,
+                    len(fleet.merge_ages_s) / wall,
+                    list(fleet.merge_ages_s),
+                    list(eval_ages),
+                    stall_pct,
+                )
+            )
     finally:
         evaluator.cancel()
     return out
@@ -154,6 +173,8 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     slices, served_pct = asyncio.run(run(args.agents, args.seconds, args.slices))
     cards = args.agents * 8
     print(f"agents' process (frames precomputed): {served_pct:.1f} % of one core")
+    stalls = [s.stall_pct for s in slices if s.stall_pct is not None]
+    context = [figure("CPU pressure on the machine (PSI some)", "%", stalls, "- (contention, not cost)")]
     return emit(
         [
             figure(
@@ -180,6 +201,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                 [s.frames_per_s for s in slices],
                 f"= {args.agents} (every agent once a second)",
             ),
+            *(context if stalls else []),
         ]
     )
 
