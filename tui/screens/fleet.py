@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input
 
 from cardwatch.export import CardRow
+from cardwatch.fleet import FleetHeader
 from cardwatch.heat import Metric, heat_groups
 from cardwatch.tui.messages import CardSelected, NodeSelected
 from cardwatch.tui.screens.base import ViewScreen
@@ -41,6 +42,8 @@ class FleetScreen(ViewScreen):
         self.metric = Metric.HEALTH
         self.sort = SortKey.WORST
         self.card_filter = CardFilter()
+        self._header: FleetHeader | None = None
+        self._flagged_count = 0
 
     def compose(self) -> ComposeResult:
         yield FleetBar(id="fleet-bar")
@@ -59,12 +62,26 @@ class FleetScreen(ViewScreen):
         return f"metric {self.metric}   sort {self.sort}   {shown}   flagged {flagged_count}{listed}"
 
     def redraw(self, now: float) -> None:
-        fleet = self.fleet_app.fleet
-        rows = ordered(flagged(fleet.ranked(flagged_only=True), self.card_filter), self.sort)
-        bar = self.query_one(FleetBar)
-        bar.show(fleet.header(), fleet.agents(), now, self.view_text(len(rows)), paused=self.fleet_app.paused)
-        self.query_one(HeatMap).update(heat_groups(fleet, self.metric, self.card_filter), self.metric)
+        self._draw_list(now)
+        self._draw_heat()
+        self._header = self.fleet_app.fleet.header()
+        self._draw_header(now)
+
+    def _draw_list(self, now: float) -> None:
+        rows = ordered(flagged(self.fleet_app.fleet.ranked(flagged_only=True), self.card_filter), self.sort)
+        self._flagged_count = len(rows)
         self.query_one(CardTable).show(rows[:MAX_LISTED], now)
+
+    def _draw_heat(self) -> None:
+        groups = heat_groups(self.fleet_app.fleet, self.metric, self.card_filter)
+        self.query_one(HeatMap).update(groups, self.metric)
+
+    def _draw_header(self, now: float) -> None:
+        """The header from the last fleet totals; keys that change only the view do not recount the fleet."""
+        if self._header is not None:
+            view = self.view_text(self._flagged_count)
+            agents = self.fleet_app.fleet.agents()
+            self.query_one(FleetBar).show(self._header, agents, now, view, paused=self.fleet_app.paused)
 
     def export_rows(self) -> list[CardRow]:
         fleet = self.fleet_app.fleet
@@ -73,12 +90,14 @@ class FleetScreen(ViewScreen):
     def action_metric(self) -> None:
         """Colour the heat map by the next metric."""
         self.metric = self.metric.next()
-        self.redraw(self.fleet_app.clock())
+        self._draw_heat()
+        self._draw_header(self.fleet_app.clock())
 
     def action_sort(self) -> None:
         """Order the list by the next key."""
         self.sort = self.sort.next()
-        self.redraw(self.fleet_app.clock())
+        self._draw_list(self.fleet_app.clock())
+        self._draw_header(self.fleet_app.clock())
 
     def action_filter(self) -> None:
         """Open the filter line."""
@@ -90,12 +109,12 @@ class FleetScreen(ViewScreen):
     def action_clear_filter(self) -> None:
         """Close the filter line, or drop the filter in force."""
         box = self.query_one("#filter", Input)
+        self.query_one(HeatMap).focus()
         if box.has_class("-open"):
             box.remove_class("-open")
-        else:
+        elif not self.card_filter.is_empty:
             self.card_filter = CardFilter()
-        self.query_one(HeatMap).focus()
-        self.redraw(self.fleet_app.clock())
+            self.redraw(self.fleet_app.clock())
 
     @on(Input.Submitted, "#filter")
     def apply_filter(self, event: Input.Submitted) -> None:
