@@ -1,9 +1,9 @@
 """Recorder throughput: samples/s into SQLite, and one 10,000-card tick through the whole recorder path.
 
 The first figure is the store alone (encode + one transaction per 10,000-sample batch, WAL, both indexes).
-The second feeds pre-built stream frames of 1,250 agents x 8 cards through the real recorder code
-(parse_frame, fleet merge, health engine, vendor events, batched write): one tick must take well under
-a second for 10,000 cards at 1 Hz to keep up.
+The others feed pre-built stream frames of 1,250 agents x 8 cards through the real recorder code
+(parse_frame, fleet merge, health engine, vendor events, batched write), in one process and shared by two
+(`cardwatch record --workers 2`): one tick must take under a second for 10,000 cards at 1 Hz to keep up.
 
 Run: python bench/record.py [--runs 5] [--batches 10] [--ticks 5]
 """
@@ -11,6 +11,7 @@ Run: python bench/record.py [--runs 5] [--batches 10] [--ticks 5]
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -89,22 +90,32 @@ def _url(node: str) -> str:
     return f"http://{node}:9464"
 
 
-def recorder_tick_s(frames: list[dict[str, list[str]]]) -> list[float]:
-    """Seconds per 10,000-card tick through parse, fleet, health, events and the batched write."""
-    with tempfile.TemporaryDirectory() as tmp:
-        store = RecordStore(Path(tmp) / "bench.db")
-        recorder = Recorder([AgentSpec(url) for url in frames[0]], store)
-        times = []
-        for seq, tick in enumerate(frames):
-            start = time.perf_counter()
-            for url, texts in tick.items():
-                for text in texts:
-                    recorder.fleet.apply_frame(url, parse_frame(text), T0 + seq)
-            recorder.collect(T0 + seq)
-            store.flush()
-            times.append(time.perf_counter() - start)
-        store.close()
+def recorder_tick_s(frames: list[dict[str, list[str]]], db_path: Path) -> list[float]:
+    """Seconds per tick through parse, fleet, health, events and the batched write."""
+    store = RecordStore(db_path)
+    recorder = Recorder([AgentSpec(url) for url in frames[0]], store)
+    times = []
+    for seq, tick in enumerate(frames):
+        start = time.perf_counter()
+        for url, texts in tick.items():
+            for text in texts:
+                recorder.fleet.apply_frame(url, parse_frame(text), T0 + seq)
+        recorder.collect(T0 + seq)
+        store.flush()
+        times.append(time.perf_counter() - start)
+    store.close()
     return times[1:]
+
+
+def sharded_tick_s(frames: list[dict[str, list[str]]], workers: int) -> list[float]:
+    """Per tick, the slowest worker's seconds when `workers` processes share the agents and one database."""
+    shards = [[{url: tick[url] for url in list(tick)[n::workers]} for tick in frames] for n in range(workers)]
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.db"
+        RecordStore(db_path).close()
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            per_worker = pool.starmap(recorder_tick_s, [(shard, db_path) for shard in shards])
+    return [max(times) for times in zip(*per_worker, strict=True)]
 
 
 def main(argv: list[str] | None = None) -> list[Figure]:
@@ -119,13 +130,13 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     batches = [_shifted(ticks[i % len(ticks)], float(i)) for i in range(args.batches)]
     rates = [store_rate(batches) for _ in range(args.runs)]
     frames = frames_text(ticks)
-    tick_s = [t for _ in range(max(1, args.runs // 2)) for t in recorder_tick_s(frames)]
-    return emit(
-        [
-            figure("record store write rate", "samples/s", rates, ">= 50,000 samples/s"),
-            figure("recorder, one 10,000-card tick", "s", tick_s, "< 1 s (10,000 cards at 1 Hz)"),
-        ]
-    )
+    repeats = range(max(1, args.runs // 2))
+    figures = [figure("record store write rate", "samples/s", rates, ">= 50,000 samples/s")]
+    for workers in (1, 2):
+        tick_s = [t for _ in repeats for t in sharded_tick_s(frames, workers)]
+        name = f"recorder, one 10,000-card tick, --workers {workers}"
+        figures.append(figure(name, "s", tick_s, "< 1 s (10,000 cards at 1 Hz)"))
+    return emit(figures)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from cardwatch.fleetfile import AgentSpec, FleetFileError, resolve_agents
-
-if TYPE_CHECKING:
-    from cardwatch.record_store import RecordStore
+from cardwatch.fleetfile import FleetFileError, resolve_agents
 
 
 @click.command()
@@ -49,6 +42,13 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     help="CA certificate to verify https agents the fleet file gives none.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes to share the agents among (one core each; health peer groups are then per worker).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every committed batch.")
 def record(
     urls: tuple[str, ...],
@@ -57,6 +57,7 @@ def record(
     interval: float,
     token_file: Path | None,
     ca_cert: Path | None,
+    workers: int,
     verbose: bool,
 ) -> None:
     """Record every sample, health change and vendor event of a fleet into SQLite.
@@ -69,41 +70,19 @@ def record(
     Examples:
       cardwatch record localhost:9464 --db fleet.db
       cardwatch record --fleet fleet.toml --db fleet.db --interval 5
+      cardwatch record --fleet big-fleet.toml --db fleet.db --workers 2
     """
+    from cardwatch.record_run import LOG_FORMAT, WorkerFailed, run_recorders
     from cardwatch.record_store import RecordStore, StoreError
 
     try:
         specs = resolve_agents(urls, fleet_file, token_file, ca_cert)
-        store = RecordStore(db_path)
+        RecordStore(db_path).db.close()
     except (FleetFileError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
     try:
-        asyncio.run(_record(specs, store, interval))
-    except StoreError as exc:
+        run_recorders(specs, db_path, interval, workers)
+    except (StoreError, WorkerFailed) as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        store.db.close()
-
-
-async def _record(specs: Sequence[AgentSpec], store: RecordStore, interval_s: float) -> None:
-    """Run the recorder until SIGINT or SIGTERM, then write the last batch."""
-    from cardwatch.record import Recorder
-
-    recorder = Recorder(specs, store, interval_s=interval_s)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, recorder.stop)
-    await recorder.run()
-    totals = recorder.totals
-    logging.getLogger("cardwatch.record").info(
-        "stopped: %d samples, %d health events, %d events in %d batches",
-        totals.samples,
-        totals.health_events,
-        totals.events,
-        totals.batches,
-    )

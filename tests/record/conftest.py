@@ -65,13 +65,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def agent_process() -> Iterator[Callable[[int], subprocess.Popen[bytes]]]:
+def agent_process() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Starts `cardwatch agent` processes (sim collector, loopback); kills any still running at the end."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(port: int) -> subprocess.Popen[bytes]:
+    def start(port: int, node: str = "proc-node") -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", "cardwatch", "agent", "--listen", f"127.0.0.1:{port}"]
-        argv += ["--interval", str(INTERVAL_S), "--collector", "sim", "--node", "proc-node"]
+        argv += ["--interval", str(INTERVAL_S), "--collector", "sim", "--node", node]
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started.append(proc)
         return proc
