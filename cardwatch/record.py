@@ -140,26 +140,23 @@ class Recorder:
         fleet = self.fleet
         self._queue_nodes()
         samples, fleet.fresh = fleet.fresh, []
-        new = [s for s in samples if self._is_new(s)]
-        events = fleet.agent_events
-        fleet.agent_events = []
+        events, fleet.agent_events = fleet.agent_events, []
         for event in events:
             log.info("agent %s %s", event.subject, event.message)
-        for sample in new:
-            events.extend(self._remember(sample))
+        new = []
+        for sample in samples:
+            last = self._last.get(sample.key)
+            if last is None or sample.ts > last.ts:
+                new.append(sample)
+                events.extend(self._remember(last, sample))
         changes = fleet.evaluate(now)
         self.store.add(new)
         self.store.add_health(changes)
         self.store.add_events(events)
         return len(changes), len(events)
 
-    def _is_new(self, sample: CardSample) -> bool:
-        last = self._last.get(sample.key)
-        return last is None or sample.ts > last.ts
-
-    def _remember(self, sample: CardSample) -> list[EventRow]:
+    def _remember(self, last: CardSample | None, sample: CardSample) -> list[EventRow]:
         """Note the sample as the card's latest; queue its identity if new and return its vendor events."""
-        last = self._last.get(sample.key)
         self._last[sample.key] = sample
         if last is None or any(getattr(last, f) != getattr(sample, f) for f in _IDENTITY):
             self.store.add_card(sample)

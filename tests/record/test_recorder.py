@@ -13,17 +13,19 @@ from click.testing import CliRunner
 
 from cardwatch.agent.app import create_app
 from cardwatch.cli import cli
+from cardwatch.collectors.sim import SimCollector
 from cardwatch.export_source import Selection, db_samples
 from cardwatch.fleetfile import AgentSpec
 from cardwatch.model import CardSample
-from cardwatch.record import Recorder
+from cardwatch.record import Recorder, card_events
 from cardwatch.record_store import RecordStore, open_database
 from cardwatch.store import SampleStore
-from cardwatch.wire import sample_from_wire
+from cardwatch.wire import dumps, make_frame, parse_frame, sample_from_wire, sample_to_wire
 
 from .conftest import (
     FAST,
     INTERVAL_S,
+    T0,
     KeptSim,
     ServerFactory,
     free_port,
@@ -161,3 +163,36 @@ async def test_export_from_an_agents_history(aiohttp_server: ServerFactory, tmp_
     back = [sample_from_wire(json.loads(line)) for line in out.read_text().splitlines()]
     stored = [s for s in store.query(limit=10_000).samples if s.index == 1]
     assert len(back) >= 10 and back == stored[: len(back)]
+
+
+def _snapshot(samples: list[CardSample]) -> dict[str, object]:
+    frame = make_frame("snapshot", samples[0].node, 0, samples[0].ts, [sample_to_wire(s) for s in samples])
+    return parse_frame(dumps({**frame, "interval_s": 1.0}))
+
+
+def test_a_sample_seen_twice_is_written_once(tmp_path: Path) -> None:
+    url = "http://gpu-a:9464"
+    recorder = Recorder([AgentSpec(url)], RecordStore(tmp_path / "f.db"))
+    sim = SimCollector(node="gpu-a", cards=2, clock=lambda: T0)
+    first = _snapshot(sim.read())
+    assert recorder.fleet.apply_frame(url, first, T0) is None
+    assert recorder.fleet.apply_frame(url, first, T0 + 1) is None
+    recorder.collect(T0 + 1)
+    assert recorder.store.flush() == 2
+    recorder.store.close()
+
+
+def test_vendor_events_of_a_card() -> None:
+    base = SimCollector(node="npu", profile="ascend-910b", cards=1).read()[0]
+    coded = replace(base, ts=base.ts + 1, error_codes=("0x80E18402",), vendor_health="Alarm", xids=(79,))
+    cleared = replace(coded, ts=base.ts + 2, error_codes=(), xids=())
+    assert [(e.kind, e.code) for e in card_events(None, base)] == [("vendor_health", base.vendor_health)]
+    assert [(e.kind, e.code) for e in card_events(base, coded)] == [
+        ("xid", "79"),
+        ("error_codes", "0x80E18402"),
+        ("vendor_health", "Alarm"),
+    ]
+    assert [(e.kind, e.code, e.message) for e in card_events(coded, cleared)] == [
+        ("error_codes", None, "error codes cleared")
+    ]
+    assert card_events(cleared, replace(cleared, ts=base.ts + 3)) == []
