@@ -190,3 +190,13 @@ def test_progress_bar_shows_on_a_terminal_only(
     assert done.returncode == 0 and "exporting" in shown and f"{len(samples)}/{len(samples)}" in shown
     piped = subprocess.run([*argv, str(tmp_path / "b.csv")], capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and "exporting" not in piped.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    _fill(tmp_path / "many.db", 3_000)
+    argv = [sys.executable, "-m", "cardwatch", "export", "--db", str(tmp_path / "many.db")]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stdout.readline().startswith(b"time_utc,")
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 1
+        assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
