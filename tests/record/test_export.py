@@ -71,6 +71,14 @@ def test_sqlite_export_is_a_standalone_cardwatch_database(
     assert {"samples", "cards", "nodes", "health_events", "events"} <= set(plain.table_names())
     assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert plain.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("copy")] == ["copy.db"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "sqlite_utils", "rows", str(out), "samples", "--limit", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0 and json.loads(shown.stdout)[0]["key"] == samples[0].key
 
 
 def test_jsonl_is_the_wire_form(recorded: tuple[Path, list[CardSample]], tmp_path: Path) -> None:
