@@ -36,11 +36,6 @@ def parse_time(text: str, now: float) -> float:
     return moment.timestamp()
 
 
-def iso_utc(ts: float) -> str:
-    """ISO 8601 UTC with microseconds and a ``Z``, the form every export writes."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class TimeParam(click.ParamType):
     """A click option value parsed by `parse_time` (bad input exits 2 with the accepted forms)."""
 
@@ -63,6 +58,10 @@ def check_range(since_ts: float | None, until_ts: float | None) -> None:
     """Refuse an empty or backwards range as a usage error."""
     if since_ts is not None and until_ts is not None and since_ts >= until_ts:
         raise click.BadParameter(
-            f"--since ({iso_utc(since_ts)}) must be before --until ({iso_utc(until_ts)})",
+            f"--since ({_iso(since_ts)}) must be before --until ({_iso(until_ts)})",
             param_hint="'--since'",
         )
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
