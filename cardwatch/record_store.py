@@ -70,6 +70,8 @@ class RecordStore(SampleStore):
             self.db.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise StoreError(describe_error(Path(path), exc)) from None
+        except OSError as exc:
+            raise StoreError(f"{path}: {exc.strerror or exc}") from None
         self._health: list[tuple[Any, ...]] = []
         self._events: list[EventRow] = []
         self._cards: list[tuple[Any, ...]] = []

@@ -177,3 +177,8 @@ def test_kill_9_loses_at_most_the_last_batch_and_never_corrupts(
     assert again.flush() > 0
     assert again.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     again.close()
+
+
+def test_a_database_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "plain-file").write_text("x")
+    _one_error(*_run("record", "127.0.0.1:1", "--db", str(tmp_path / "plain-file" / "f.db")), "plain-file")
