@@ -56,7 +56,10 @@ def test_every_script_is_run_by_run_all() -> None:
         ("< 2 ms", 1.5, True),
         ("< 2 ms", 2.0, False),
         ("< 0.5 %", 0.7, False),
+        (">= 50,000 samples/s", 50000, True),
+        (">= 50,000 samples/s", 36521.2, False),
         ("= 1250 (every agent)", 1, None),
+        ("- (contention, not cost)", 3, None),
     ],
 )
 def test_targets_are_judged_on_the_median(target: str, median: float, expected: bool | None) -> None:
