@@ -60,6 +60,9 @@ class SampleStore:
         columns.update({name: _COLUMN_TYPES.get(kind, str) for name, kind in FIELD_KINDS.items()})
         table = self.db.table(TABLE)
         table.create(columns, pk="id", if_not_exists=True)
+        for name, column_type in columns.items():
+            if name not in table.columns_dict:
+                table.add_column(name, column_type)
         table.create_index(["key", "ts"], if_not_exists=True)
         table.create_index(["ts"], if_not_exists=True)
 

@@ -208,3 +208,13 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
         proc.stdout.close()
         assert proc.wait(timeout=60) == 1
         assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
+
+
+def test_a_database_from_before_a_new_sample_field_gets_the_column(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "old.db")
+    store.close()
+    sqlite_utils.Database(tmp_path / "old.db")["samples"].transform(drop={"fan_pct"})
+    store = RecordStore(tmp_path / "old.db")
+    store.add(varied_samples(ticks=1))
+    assert store.flush() > 0 and "fan_pct" in store.db["samples"].columns_dict
+    store.close()
