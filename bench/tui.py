@@ -5,7 +5,7 @@ parse_frame -> Fleet.apply_frame) without sockets; the app runs headless at 200x
 
 - refresh: one overview redraw from the model (header, heat map slots, flagged list) until Textual has
   computed the painted update, p50/p95 per run.
-- key latency: keys (m, down, enter, escape) sent through the driver while a background task merges
+- key latency: keys (m, down/up, enter, escape) sent through the driver while a background task merges
   each second's 1,250 frames in chunks and the app's own 1 s timer evaluates health and redraws;
   measured from the key to the first paint after the key's effect (metric, cursor, screen) happened.
 
@@ -39,8 +39,10 @@ CARDS = 8
 RACKS = 10
 BROKEN = tuple(s for s in SCENARIOS if s != "healthy")
 T0 = 1_790_000_000.0
-KEYS = ("m", "down", "enter", "escape")
+KEYS = ("m", "down", "enter", "escape", "m", "up", "enter", "escape")
 CHUNK = 50
+WAIT_S = 30.0
+"""A key whose effect never shows is a failure, not a hang."""
 
 
 def frames(nodes: int, ticks: int) -> list[list[tuple[str, str]]]:
@@ -115,11 +117,12 @@ class Paints:
 
     async def after(self, start: float, changed: Callable[[], bool]) -> float:
         """Milliseconds from `start` to the first paint after `changed()` became true."""
-        while not changed():
-            await asyncio.sleep(0.001)
-        seen = len(self.times)
-        while len(self.times) == seen:
-            await asyncio.sleep(0.001)
+        async with asyncio.timeout(WAIT_S):
+            while not changed():
+                await asyncio.sleep(0.001)
+            seen = len(self.times)
+            while len(self.times) == seen:
+                await asyncio.sleep(0.001)
         return (self.times[seen] - start) * 1000
 
 
@@ -137,7 +140,7 @@ def expect(app: FleetApp, key: str) -> Callable[[], bool]:
     if key == "m":
         metric = screen.metric
         return lambda: app.screen.metric is not metric
-    if key == "down":
+    if key in ("down", "up"):
         heat = screen.query_one(HeatMap)
         cursor = heat.cursor
         return lambda: heat.cursor != cursor

@@ -25,8 +25,17 @@ class ViewScreen(Screen[None]):
         """The app, typed."""
         return cast("FleetApp", self.app)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._drawn = False
+
     def on_screen_resume(self) -> None:
-        self.redraw(self.fleet_app.clock())
+        """Draw at once the first time; coming back, paint what was shown, then bring it up to date."""
+        if self._drawn:
+            self.call_after_refresh(lambda: self.redraw(self.fleet_app.clock()))
+        else:
+            self._drawn = True
+            self.redraw(self.fleet_app.clock())
 
     def redraw(self, now: float) -> None:
         """Show the model as it is now."""
