@@ -51,6 +51,9 @@ class RecordingFleet(Fleet):
             self.fresh.extend(cards[wire["index"]].sample for wire in frame["cards"])
             if frame["kind"] == FRAME_SNAPSHOT:
                 self.snapshot_urls.add(url)
+                if frame.get("dropped"):
+                    message = f"agent dropped {frame['dropped']} frames (recorder too slow); samples missing"
+                    self.agent_events.append(EventRow(now, EventKind.AGENT.value, url, "dropped", message))
         return problem
 
     def set_agent_state(self, url: str, status: AgentStatus, reason: str | None, now: float) -> None:

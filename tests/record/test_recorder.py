@@ -150,8 +150,9 @@ async def test_export_from_an_agents_history(aiohttp_server: ServerFactory, tmp_
     server = await aiohttp_server(
         create_app([sim], interval_s=0.05, node="gpu-h", store=store), host="127.0.0.1"
     )
-    await wait_for(lambda: len(sim.produced) >= 3 * 10)
+    await wait_for(lambda: len(sim.produced) >= 3 * 12)
     await asyncio.to_thread(store.flush)
+    assert len(store.query(key="gpu-h/1").samples) >= 10
     url = str(server.make_url("")).rstrip("/")
     out = tmp_path / "h.jsonl"
     result = await asyncio.to_thread(
@@ -161,13 +162,24 @@ async def test_export_from_an_agents_history(aiohttp_server: ServerFactory, tmp_
     )
     assert result.exit_code == 0, result.output
     back = [sample_from_wire(json.loads(line)) for line in out.read_text().splitlines()]
-    stored = [s for s in store.query(limit=10_000).samples if s.index == 1]
-    assert len(back) >= 10 and back == stored[: len(back)]
+    stored = store.query(key="gpu-h/1", limit=10_000).samples
+    assert len(back) >= 10 and back == stored[: len(back)], (len(back), len(stored))
 
 
 def _snapshot(samples: list[CardSample]) -> dict[str, object]:
     frame = make_frame("snapshot", samples[0].node, 0, samples[0].ts, [sample_to_wire(s) for s in samples])
     return parse_frame(dumps({**frame, "interval_s": 1.0}))
+
+
+def test_frames_an_agent_dropped_are_recorded_as_a_gap(tmp_path: Path) -> None:
+    url = "http://gpu-a:9464"
+    recorder = Recorder([AgentSpec(url)], RecordStore(tmp_path / "f.db"))
+    snapshot = _snapshot(SimCollector(node="gpu-a", cards=2, clock=lambda: T0).read())
+    assert recorder.fleet.apply_frame(url, {**snapshot, "dropped": 7}, T0) is None
+    recorder.collect(T0)
+    recorder.store.close()
+    events = open_database(tmp_path / "f.db")["events"].rows_where("code = 'dropped'")
+    assert ["7 frames" in e["message"] for e in events] == [True]
 
 
 def test_a_sample_seen_twice_is_written_once(tmp_path: Path) -> None:
