@@ -42,6 +42,7 @@ _HEALTH_INSERT: Final = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _EVENT_INSERT: Final = f"INSERT INTO {EVENTS} (ts, kind, subject, code, message) VALUES (?, ?, ?, ?, ?)"
+_STATEMENTS: Final = (_NODE_UPSERT, _CARD_UPSERT, _HEALTH_INSERT, _EVENT_INSERT)
 
 
 class EventRow(NamedTuple):
@@ -72,10 +73,7 @@ class RecordStore(SampleStore):
             raise StoreError(describe_error(Path(path), exc)) from None
         except OSError as exc:
             raise StoreError(f"{path}: {exc.strerror or exc}") from None
-        self._health: list[tuple[Any, ...]] = []
-        self._events: list[EventRow] = []
-        self._cards: list[tuple[Any, ...]] = []
-        self._nodes: list[tuple[Any, ...]] = []
+        self._queued: dict[str, list[tuple[Any, ...]]] = {sql: [] for sql in _STATEMENTS}
 
     def _create(self) -> None:
         super()._create()
@@ -105,39 +103,34 @@ class RecordStore(SampleStore):
             for c in changes
         ]
         with self._lock:
-            self._health.extend(rows)
+            self._queued[_HEALTH_INSERT].extend(rows)
 
     def add_events(self, rows: Iterable[EventRow]) -> None:
         """Queue agent and vendor events (Xids, error codes, vendor health) for the next flush."""
         with self._lock:
-            self._events.extend(rows)
+            self._queued[_EVENT_INSERT].extend(rows)
 
     def add_card(self, sample: CardSample) -> None:
         """Queue a card's identity (new card or changed identity) for the next flush."""
         row = (*(getattr(sample, c) for c in CARD_COLUMNS[1:]), sample.ts)
         with self._lock:
-            self._cards.append((sample.key, *row))
+            self._queued[_CARD_UPSERT].append((sample.key, *row))
 
     def add_node(
         self, node: str, agent_url: str, version: str | None, groups: dict[str, str], ts: float
     ) -> None:
         """Queue a node's agent, version and groups for the next flush."""
         with self._lock:
-            self._nodes.append((node, agent_url, version, json.dumps(groups) if groups else None, ts))
+            self._queued[_NODE_UPSERT].append(
+                (node, agent_url, version, json.dumps(groups) if groups else None, ts)
+            )
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         super()._write(rows)
-        conn = self.db.conn
-        for sql, name in (
-            (_NODE_UPSERT, "_nodes"),
-            (_CARD_UPSERT, "_cards"),
-            (_HEALTH_INSERT, "_health"),
-            (_EVENT_INSERT, "_events"),
-        ):
-            queued = getattr(self, name)
-            if queued:
-                conn.executemany(sql, queued)
-                setattr(self, name, [])
+        queued, self._queued = self._queued, {sql: [] for sql in _STATEMENTS}
+        for sql, values in queued.items():
+            if values:
+                self.db.conn.executemany(sql, values)
 
 
 def check_database(path: Path, *, must_exist: bool = True) -> None:
