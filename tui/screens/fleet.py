@@ -68,11 +68,13 @@ class FleetScreen(ViewScreen):
         self._draw_header(now)
 
     def _draw_list(self, now: float) -> None:
+        """The worst-first list, capped, in the chosen order."""
         rows = ordered(flagged(self.fleet_app.fleet.ranked(flagged_only=True), self.card_filter), self.sort)
         self._flagged_count = len(rows)
         self.query_one(CardTable).show(rows[:MAX_LISTED], now)
 
     def _draw_heat(self) -> None:
+        """Every card's slot under the chosen metric; filtered-out cards are empty cells."""
         groups = heat_groups(self.fleet_app.fleet, self.metric, self.card_filter)
         self.query_one(HeatMap).update(groups, self.metric)
 

@@ -90,7 +90,8 @@ class TracePlot(Widget):
         limit = (
             f"   {self.threshold_label} {display.num(self.threshold, self.unit)}" if self.threshold else ""
         )
-        return f"{self.title} {display.num(latest, self.unit)}{limit}   (last {len(self.values)} samples)"
+        shown = min(len(self.values), max(self.size.width - AXIS_W, 0))
+        return f"{self.title} {display.num(latest, self.unit)}{limit}   (last {shown} samples)"
 
     def _row(self, row: int, rows: int) -> list[Segment]:
         lo, hi = self._range()
