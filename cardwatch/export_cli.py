@@ -8,11 +8,14 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cardwatch.timespec import FORMS, TimeParam, check_range
+
+if TYPE_CHECKING:
+    from cardwatch.export_source import Selection
 
 _TIME_HELP = f"({FORMS})"
 
@@ -74,7 +77,8 @@ def export(
       cardwatch export --db fleet.db --node 'gpu0*' --metrics temp_c,power_w --format sqlite --out hot.db
       cardwatch export --agent gpu001:9464 --format jsonl --since 2026-11-23T18:00Z
     """
-    from cardwatch.export_files import parse_metrics
+    from cardwatch.export_files import parse_metrics, write_export
+    from cardwatch.export_source import Selection
 
     check_range(since, until)
     try:
@@ -85,54 +89,39 @@ def export(
         raise click.UsageError("give exactly one of --db PATH or --agent URL")
     if fmt == "sqlite" and out == "-":
         raise click.UsageError("--format sqlite needs --out PATH")
+    selection = Selection(since, until, node_glob, card)
+    show = _show_progress(out)
     with _errors(db_path):
-        count = _export(db_path, agent, fmt, since, until, node_glob, card, chosen, out, force, token_file)
+        samples, total, tables = _source(db_path, agent, token_file, selection, fmt == "sqlite", show)
+        with _progress(samples, total, show) as rows:
+            target = None if out == "-" else Path(out)
+            stdout = click.get_text_stream("stdout")
+            count = write_export(rows, target, fmt, metrics=chosen, force=force, tables=tables, stdout=stdout)
     if out != "-":
         click.echo(f"wrote {count} samples to {out}", err=True)
 
 
-def _export(
+def _source(
     db_path: Path | None,
     agent: str | None,
-    fmt: str,
-    since: float | None,
-    until: float | None,
-    node_glob: str | None,
-    card: str | None,
-    metrics: tuple[str, ...],
-    out: str,
-    force: bool,
     token_file: Path | None,
-) -> int:
-    from cardwatch.export_files import write_export
-    from cardwatch.export_source import Selection, agent_samples, count_samples, db_samples, related_rows
+    selection: Selection,
+    related: bool,
+    count: bool,
+) -> tuple[Iterable[Any], int | None, list[tuple[str, Iterator[dict[str, Any]]]]]:
+    """The selected samples, their number when `count` (databases only), and related tables when asked."""
+    from cardwatch.export_source import agent_samples, count_samples, db_samples, related_rows
     from cardwatch.fleetfile import resolve_agents
     from cardwatch.record_store import open_database
 
-    selection = Selection(since, until, node_glob, card)
-    tables: list[tuple[str, Iterator[dict[str, Any]]]] = []
     if db_path is not None:
         db = open_database(db_path)
-        samples: Iterable[Any] = db_samples(db, selection)
-        total: int | None = count_samples(db, selection) if _show_progress(out) else None
-        if fmt == "sqlite":
-            tables = related_rows(db, selection)
-    else:
-        specs = resolve_agents([agent or ""], token_file=token_file)
-        if len(specs) != 1:
-            raise click.UsageError("--agent takes one agent (use a host, not a range)")
-        samples, total = agent_samples(specs[0].url, selection, specs[0].token), None
-    target = None if out == "-" else Path(out)
-    with _progress(samples, total, _show_progress(out)) as rows:
-        return write_export(
-            rows,
-            target,
-            fmt,
-            metrics=metrics,
-            force=force,
-            tables=tables,
-            stdout=click.get_text_stream("stdout"),
-        )
+        total = count_samples(db, selection) if count else None
+        return db_samples(db, selection), total, related_rows(db, selection) if related else []
+    specs = resolve_agents([agent or ""], token_file=token_file)
+    if len(specs) != 1:
+        raise click.UsageError("--agent takes one agent (use a host, not a range)")
+    return agent_samples(specs[0].url, selection, specs[0].token), None, []
 
 
 def _show_progress(out: str) -> bool:
