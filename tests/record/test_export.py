@@ -87,6 +87,11 @@ def test_jsonl_is_the_wire_form(recorded: tuple[Path, list[CardSample]], tmp_pat
     assert code == 0, output
     lines = (tmp_path / "s.jsonl").read_text().splitlines()
     assert [sample_from_wire(json.loads(line)) for line in lines] == samples
+    code, output = _export(
+        "--db", str(db), "--format", "jsonl", "--metrics", "temp_c", "--card", "n-riscv-th1520/2"
+    )
+    kept = [json.loads(line) for line in output.splitlines()]
+    assert len(kept) == 4 and all("temp_c" in k and "power_w" not in k and k["index"] == 2 for k in kept)
 
 
 def test_selection_by_time_node_card_and_metrics(

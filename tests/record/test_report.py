@@ -106,3 +106,8 @@ def test_report_table_shows_durations(throttled_night: Path) -> None:
     lines = result.output.splitlines()
     assert lines[0].split()[:3] == ["CARD", "OBSERVED", "OK"]
     assert "1m00s" in lines[1] and "HW_SLOWDOWN 1m00s x1" in lines[1]
+
+
+def test_a_range_with_no_samples_says_so(throttled_night: Path) -> None:
+    result = CliRunner().invoke(cli, ["report", "--db", str(throttled_night), "--since", "2030-01-01"])
+    assert result.exit_code == 0 and result.output == "no cards were observed in this range\n"
