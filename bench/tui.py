@@ -155,7 +155,7 @@ async def one_run(nodes: int, warm: list[list[tuple[str, str]]], live: list[list
     app: FleetApp = make_app(fleet, refresh_s=1.0)
     redraw: list[float] = []
     refresh: list[float] = []
-    keys: list[float] = []
+    keys: list[tuple[str, float]] = []
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
         paints = Paints(app)
@@ -172,11 +172,22 @@ async def one_run(nodes: int, warm: list[list[tuple[str, str]]], live: list[list
                 changed = expect(app, key)
                 start = time.perf_counter()
                 press(app, key)
-                keys.append(await paints.after(start, changed))
+                keys.append((key, await paints.after(start, changed)))
         finally:
             feeder.cancel()
         cards = len(list(fleet.cards()))
-    return {"redraw": redraw, "refresh": refresh, "keys": keys, "cards": cards}
+    return {
+        "redraw": redraw,
+        "refresh": refresh,
+        "keys": [ms for _, ms in keys],
+        "by_key": keys,
+        "cards": cards,
+    }
+
+
+def per_key(runs: list[dict], key: str) -> list[float]:
+    """Each run's median latency of one key."""
+    return [statistics.median(ms for k, ms in r["by_key"] if k == key) for r in runs]
 
 
 def p95(values: list[float]) -> float:
@@ -212,6 +223,10 @@ def main(argv: list[str] | None = None) -> list[Figure]:
             ),
             figure("key latency under load p95", "ms", [p95(r["keys"]) for r in runs], "< 100 ms"),
             figure("key latency under load max", "ms", [max(r["keys"]) for r in runs], "-"),
+            *(
+                figure(f"key latency under load p50, {key}", "ms", per_key(runs, key), "< 100 ms")
+                for key in dict.fromkeys(KEYS)
+            ),
         ]
     )
 
