@@ -54,6 +54,7 @@ SHAPES: Final = (
     Shape(stacked=False, cell_w=2, margin="node", gap=1, packed=False),
     Shape(stacked=False, cell_w=1, margin="node", gap=1, packed=False),
     Shape(stacked=True, cell_w=1, margin="node", gap=1, packed=False),
+    Shape(stacked=False, cell_w=1, margin="node", gap=1, packed=True),
     Shape(stacked=True, cell_w=1, margin="node", gap=1, packed=True),
     Shape(stacked=True, cell_w=1, margin="none", gap=1, packed=True),
     Shape(stacked=True, cell_w=1, margin="none", gap=0, packed=True),
