@@ -24,6 +24,9 @@ CARDS: Final = "cards"
 HEALTH_EVENTS: Final = "health_events"
 EVENTS: Final = "events"
 LOCK_WAIT_S: Final = 2.0
+"""How long opening waits for another process's lock before saying the database is locked."""
+WRITE_WAIT_S: Final = 30.0
+"""How long a batch waits for the write lock once recording (other workers, a reader's checkpoint)."""
 REQUIRED_SAMPLE_COLUMNS: Final = frozenset({"id", "key", "node", "index", "ts"})
 CARD_COLUMNS: Final = ("key", "node", "index", "vendor", "source", "model", "uuid", "serial", "bus_id")
 
@@ -69,6 +72,7 @@ class RecordStore(SampleStore):
             self.db.execute(f"PRAGMA busy_timeout = {int(LOCK_WAIT_S * 1000)}")
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("ROLLBACK")
+            self.db.execute(f"PRAGMA busy_timeout = {int(WRITE_WAIT_S * 1000)}")
         except sqlite3.Error as exc:
             raise StoreError(describe_error(Path(path), exc)) from None
         except OSError as exc:
