@@ -38,6 +38,15 @@ def test_overview_without_colour(snap_compare, feed, monkeypatch: pytest.MonkeyP
     assert snap_compare(make_app(feed.fleet, clock=feed.clock), terminal_size=BIG)
 
 
+def test_overview_on_a_light_terminal(snap_compare, feed) -> None:
+    """The light theme: level marks and heat-map colours stay readable on a white background."""
+
+    async def light(pilot: Pilot[None]) -> None:
+        pilot.app.theme = "textual-light"
+
+    assert snap_compare(make_app(feed.fleet, clock=feed.clock), run_before=light, terminal_size=BIG)
+
+
 def test_filter_line(snap_compare, feed) -> None:
     """The filter line opened with / and a filter typed, before enter."""
     app = make_app(feed.fleet, clock=feed.clock)
