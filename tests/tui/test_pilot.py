@@ -67,6 +67,7 @@ async def test_enter_on_the_list_opens_the_worst_card(feed) -> None:
 async def test_click_on_a_heat_map_row_opens_that_node(feed) -> None:
     app = make_app(feed.fleet, clock=feed.clock)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
         heat = app.screen.query_one(HeatMap)
         plan = heat._current_plan(heat.size.width)
         line = next(y for y, row in enumerate(plan.rows) if not isinstance(row, str) and row[0] == "gpu004")

@@ -62,8 +62,13 @@ class FleetScreen(ViewScreen):
         return f"metric {self.metric}   sort {self.sort}   {shown}   flagged {flagged_count}{listed}"
 
     def redraw(self, now: float) -> None:
+        """List, heat map and header in three steps, so a key pressed meanwhile is handled between them."""
         self._draw_list(now)
-        self._draw_heat()
+        self.call_later(self._draw_heat)
+        self.call_later(self._recount, now)
+
+    def _recount(self, now: float) -> None:
+        """Fleet totals for the header: the costliest step, done once per redraw."""
         self._header = self.fleet_app.fleet.header()
         self._draw_header(now)
 
