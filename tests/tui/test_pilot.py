@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input
 
-from cardwatch.heat import DOWN_SLOT, Metric, slot
+from cardwatch.fleet import AgentStatus, Fleet
+from cardwatch.fleetfile import AgentSpec
+from cardwatch.health import HealthEngine
+from cardwatch.heat import DOWN_SLOT, UNKNOWN_SLOT, Metric, slot
 from cardwatch.tui.app import make_app
 from cardwatch.tui.screens.card import CardScreen
 from cardwatch.tui.screens.events import EventsScreen
@@ -181,3 +185,27 @@ async def test_events_screen_is_newest_first(feed) -> None:
         app.tick()
         await pilot.pause()
         assert "stale" in table.get_row_at(0)[-1].plain
+
+
+@pytest.mark.parametrize(
+    ("status", "cell"),
+    [
+        (AgentStatus.CONNECTING, UNKNOWN_SLOT),
+        (AgentStatus.DOWN, DOWN_SLOT),
+        (AgentStatus.UNAUTHORIZED, DOWN_SLOT),
+        (AgentStatus.VERSION_MISMATCH, DOWN_SLOT),
+    ],
+)
+async def test_every_agent_state_is_visible(sim_feed, status: AgentStatus, cell: int) -> None:
+    feed = sim_feed(["gpu000"])
+    feed.fleet = Fleet([*feed.specs, AgentSpec("http://gpu099:9464")], engine=HealthEngine(), now=feed.now)
+    feed.tick()
+    if status is not AgentStatus.CONNECTING:
+        feed.fleet.set_agent_state("http://gpu099:9464", status, "the reason", feed.now)
+    app = make_app(feed.fleet, clock=feed.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        heat = {n.name: n.slots for n in app.screen.query_one(HeatMap)._heat_nodes}
+        assert heat["gpu099:9464"] == (cell,)
+        bar = str(app.screen.query_one(FleetBar).render())
+        assert f"agents 1 {status.value}" in bar and "nodes 1/2 live" in bar
