@@ -26,6 +26,7 @@ from aiohttp import web
 
 from cardwatch.collectors import CollectorStatus
 from cardwatch.collectors.sim import PROFILES, SCENARIOS, SimCollector
+from cardwatch.model import CardSample
 from cardwatch.wire import dumps, make_frame, sample_to_wire, status_to_wire, wire_delta
 
 PATTERNS: Final = 64
@@ -70,7 +71,7 @@ def build_pattern(number: int) -> Pattern:
     return Pattern(full, deltas)
 
 
-def _marked(sample: Any) -> dict[str, Any]:
+def _marked(sample: CardSample) -> dict[str, Any]:
     wire = sample_to_wire(sample)
     wire["ts"] = TS_MARK
     return wire
